@@ -9,8 +9,9 @@ import torch
 from fixtures.hand_assets import make_nimble_arrays, write_mano_file, write_nimble_assets
 from helpers import assert_close
 from hifihr.hand import AssetError, load_hand_model
-from hifihr.hand.joints import NIMBLE_PARENTS
 
+# Written out from hand-models.md §2.1, independently of hifihr.hand.joints.
+NIMBLE_PARENTS = [-1, 0, 1, 2, 3, 0, 5, 6, 7, 8, 0, 10, 11, 12, 13, 0, 15, 16, 17, 18, 0, 20, 21, 22, 23]
 FREI_FROM_MANO21 = [0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20]
 
 

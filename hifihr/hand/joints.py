@@ -98,7 +98,9 @@ NIMBLE_JOINT_NAMES: tuple[str, ...] = (
     "met5", "pro5", "int5", "dis5", "dis5_end",
 )  # fmt: skip
 #: Parent of each NIMBLE joint (-1 for the root): each finger is a chain from the carpal.
-NIMBLE_PARENTS: tuple[int, ...] = (-1,) + tuple(0 if (j - 1) % 5 == 0 else j - 1 for j in range(1, 25))
+NIMBLE_PARENTS: tuple[int, ...] = (-1,) + tuple(
+    0 if NIMBLE_JOINT_NAMES[j].startswith("met") else j - 1 for j in range(1, 25)
+)
 #: For each of NIMBLE's 20 bones, the joint it rotates about (the joint's row of the full pose).
 NIMBLE_BONE_JOINTS: tuple[int, ...] = tuple(j for j in range(25) if not NIMBLE_JOINT_NAMES[j].endswith("_end"))
 #: Bone-end joints: they take the identity rotation in the kinematic chain.
