@@ -390,7 +390,8 @@ def evaluate_split(
 
     The published baseline of the toolbox is reproduced by an all-zero prediction on the full
     evaluation ground truth: with ``zj, zv = zero_prediction(gt_j, gt_v)``,
-    ``evaluate_split(zj, gt_j, zv, gt_v)`` matches :data:`FREIHAND_ZERO_BASELINE` through :meth:`PoseEvaluation.official_scores`.
+    ``evaluate_split(zj, gt_j, zv, gt_v)`` matches :data:`FREIHAND_ZERO_BASELINE` through
+    :meth:`PoseEvaluation.official_scores`.
     """
     pj = _as_float64("pred_joints", pred_joints)
     gj = _as_float64("gt_joints", gt_joints).to(pj.device)

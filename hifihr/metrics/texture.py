@@ -6,10 +6,11 @@ soft mask acts as per-pixel weights). Two protocols, chosen by name in :func:`te
 ``"masked"`` (ours, per image): every metric is computed per image and, except LPIPS,
     restricted to the mask: PSNR from the MSE over mask pixels x channels, L1/L2 over mask
     pixels x channels, SSIM map of the two masked images (both multiplied by the mask, so
-    windows at the border see no outside pixel) averaged over mask pixels and channels. LPIPS is the network's spatial average over the whole masked crop (a
-    perceptual distance has no per-pixel support of its own; pixels outside the mask are zero
-    in both images and change nothing, but the value is not normalised by the mask area). The
-    split's figure is the mean over images. An image with an empty mask gives NaN.
+    windows at the border see no outside pixel) averaged over mask pixels and channels.
+    LPIPS is the network's spatial average over the whole masked crop (a perceptual distance
+    has no per-pixel support of its own; pixels outside the mask are zero in both images and
+    change nothing, but the value is not normalised by the mask area). The split's figure is
+    the mean over images. An image with an empty mask gives NaN.
 ``"reference"`` (HiFiHR's ``train_hrnet.py``, for comparison with the paper): both images are
     multiplied by the mask and every metric is one number per batch over the whole crop, zeros
     included: PSNR = -10 log10(MSE over B x 3 x H x W), SSIM = mean of the SSIM map over
@@ -233,10 +234,12 @@ def load_lpips_alex(download: bool = False) -> torch.nn.Module:
             raise MissingWeightsError(_missing_message(path, url, "the file is absent"), path, url)
         path.parent.mkdir(parents=True, exist_ok=True)
         hash_match = torch.hub.HASH_REGEX.search(path.name)
+        hash_prefix = hash_match.group(1) if hash_match else None
         try:
-            torch.hub.download_url_to_file(url, str(path), hash_prefix=hash_match.group(1) if hash_match else None)
+            torch.hub.download_url_to_file(url, str(path), hash_prefix=hash_prefix)
         except Exception as err:  # any failure to fetch (network, HTTP, hash) means the same to the caller
-            raise MissingWeightsError(_missing_message(path, url, f"the download failed ({err})"), path, url) from err
+            message = _missing_message(path, url, f"the download failed ({err})")
+            raise MissingWeightsError(message, path, url) from err
 
     import lpips
 
