@@ -1,0 +1,37 @@
+"""Differentiable mesh renderer in plain PyTorch, with PyTorch3D as an optional backend.
+
+The pipeline is rasterize -> interpolate -> texture -> shade -> blend -> pool, and each step is a
+function that can be called alone. Conventions: vertices in metres in the OpenCV camera frame
+(x right, y down, z forward); K in pixels of the output image with pixel (i, j) centred at
+(i + 0.5, j + 0.5); images [B, 3, H, W].
+"""
+
+from hifihr.render.backends import list_backends
+from hifihr.render.camera import project_points
+from hifihr.render.interpolate import interpolate_face_attributes, vertex_normals
+from hifihr.render.lights import DirectionalLight, SHLight, sh_basis
+from hifihr.render.rasterize import Fragments, rasterize
+from hifihr.render.renderer import Renderer, RenderOutput
+from hifihr.render.shading import phong_shading, sh_shading
+from hifihr.render.silhouette import soft_silhouette
+from hifihr.render.textures import TexturesUV, TexturesVertex, sample_uv_map
+
+__all__ = [
+    "DirectionalLight",
+    "Fragments",
+    "RenderOutput",
+    "Renderer",
+    "SHLight",
+    "TexturesUV",
+    "TexturesVertex",
+    "interpolate_face_attributes",
+    "list_backends",
+    "phong_shading",
+    "project_points",
+    "rasterize",
+    "sample_uv_map",
+    "sh_basis",
+    "sh_shading",
+    "soft_silhouette",
+    "vertex_normals",
+]

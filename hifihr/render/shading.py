@@ -1,0 +1,130 @@
+"""Shading models (pure functions) and their registry, plus hard background blending.
+
+Every shading function takes per-pixel tensors in the OpenCV camera frame, [B, ..., 3] with any
+pixel layout after the batch dimension (an image [B, H, W, 3] or packed pixels [B, N, 3]):
+``albedo``, ``normals`` (unit), ``points`` (metres), and a light with [B, ...] parameters, and
+returns colours of the same shape (not clamped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from hifihr.render.lights import DirectionalLight, SHLight, sh_basis
+
+
+def sh_shading(albedo: Tensor, normals: Tensor, light: SHLight) -> Tensor:
+    """Lambertian SH shading: albedo ⊙ sum_k coeffs[b, k] Y_k(n).
+
+    Args:
+        albedo: [B, ..., 3].
+        normals: [B, ..., 3] unit normals, OpenCV camera frame.
+        light: SHLight with coeffs [B, K, 3], K = 9 or 16.
+
+    Returns:
+        [B, ..., 3].
+    """
+    basis = sh_basis(normals, light.coeffs.shape[1])
+    irradiance = torch.einsum("b...k,bkc->b...c", basis, light.coeffs)
+    return albedo * irradiance
+
+
+def phong_shading(albedo: Tensor, normals: Tensor, points: Tensor, light: DirectionalLight) -> Tensor:
+    """The reference's hard Phong shading with one directional light (formula in
+    ``DirectionalLight``), equal to PyTorch3D's ``HardPhongShader`` colour.
+
+    Args:
+        albedo: [B, ..., 3].
+        normals: [B, ..., 3] unit normals, OpenCV camera frame.
+        points: [B, ..., 3] surface points in metres, camera frame (camera at the origin).
+        light: DirectionalLight with [B, 3] colour and direction.
+
+    Returns:
+        [B, ..., 3].
+    """
+    per_pixel = (albedo.shape[0],) + (1,) * (albedo.dim() - 2) + (3,)
+    direction = F.normalize(light.direction, dim=-1, eps=1e-6).view(per_pixel)
+    cos_light = (normals * direction).sum(-1, keepdim=True)
+    diffuse = light.material_diffuse * light.color.view(per_pixel) * cos_light.clamp_min(0.0)
+    view = F.normalize(-points, dim=-1, eps=1e-6)
+    reflected = 2.0 * cos_light * normals - direction
+    cos_view = (view * reflected).sum(-1, keepdim=True).clamp_min(0.0) * (cos_light > 0)
+    specular = light.material_specular * light.specular_color * cos_view.pow(light.shininess)
+    return (light.ambient + diffuse) * albedo + specular
+
+
+@dataclass(frozen=True)
+class Shading:
+    """A registered shading model.
+
+    Attributes:
+        shade: fn(albedo, normals, points, light) -> colours, all [B, ..., 3].
+        light_type: the light class it expects, or None when it uses no light.
+        default_light: fn(batch, device, dtype) -> light, used when ``render`` gets light=None.
+    """
+
+    shade: Callable[[Tensor, Tensor, Tensor, object], Tensor]
+    light_type: type | None
+    default_light: Callable[[int, torch.device, torch.dtype], object] | None
+
+
+SHADINGS: dict[str, Shading] = {
+    "sh": Shading(
+        shade=lambda albedo, normals, points, light: sh_shading(albedo, normals, light),
+        light_type=SHLight,
+        default_light=lambda batch, device, dtype: SHLight.white(batch, device=device, dtype=dtype),
+    ),
+    "phong": Shading(
+        shade=phong_shading,
+        light_type=DirectionalLight,
+        default_light=DirectionalLight.from_camera,
+    ),
+    "albedo": Shading(shade=lambda albedo, normals, points, light: albedo, light_type=None, default_light=None),
+}
+
+
+def get_shading(name: str) -> Shading:
+    """The shading model registered under ``name`` ("sh", "phong" or "albedo")."""
+    if name not in SHADINGS:
+        raise ValueError(f"shading: expected one of {sorted(SHADINGS)}, got {name!r}")
+    return SHADINGS[name]
+
+
+def resolve_light(shading: str, light: object, batch: int, device: torch.device, dtype: torch.dtype) -> object:
+    """The light to shade with: ``light`` checked against the shading model, or its default.
+
+    Raises:
+        TypeError: ``light`` is not of the class the shading model expects.
+    """
+    model = get_shading(shading)
+    if model.light_type is None:
+        if light is not None:
+            raise TypeError(f"shading {shading!r} uses no light, got {type(light).__name__}")
+        return None
+    if light is None:
+        return model.default_light(batch, device, dtype)
+    if not isinstance(light, model.light_type):
+        raise TypeError(
+            f"shading {shading!r}: expected light of type {model.light_type.__name__}, "
+            f"got {type(light).__name__}"
+        )
+    return light
+
+
+def hard_blend(colors: Tensor, pix_to_face: Tensor, background: Tensor) -> Tensor:
+    """Replace the colour of background pixels.
+
+    Args:
+        colors: [B, H, W, 3] shaded colours.
+        pix_to_face: [B, H, W] int64, -1 on background.
+        background: [3] RGB background colour.
+
+    Returns:
+        [B, H, W, 3]; exactly ``background`` where pix_to_face < 0.
+    """
+    return torch.where((pix_to_face >= 0)[..., None], colors, background.to(colors))
