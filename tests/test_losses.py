@@ -405,12 +405,13 @@ def test_frozen_network_stays_in_eval_mode():
 
 
 def test_perceptual_slice_ends_at_conv3_3_before_relu():
-    from torchvision.models.vgg import cfgs, make_layers
+    """torchvision builds VGG-19's features from cfgs["E"]: a conv then a ReLU per number, a pool per "M"."""
+    from torchvision.models.vgg import cfgs
 
-    features = make_layers(cfgs["E"])[:VGG19_CONV3_3_END]
-    convs = [m for m in features if isinstance(m, nn.Conv2d)]
-    assert isinstance(features[-1], nn.Conv2d) and len(convs) == 7  # 2 + 2 + 3: conv3_3
-    assert features[-1].out_channels == 256
+    kinds = [k for item in cfgs["E"] for k in (("pool",) if item == "M" else (f"conv{item}", "relu"))]
+    sliced = kinds[:VGG19_CONV3_3_END]
+    assert sliced[-1] == "conv256" and sum(k.startswith("conv") for k in sliced) == 7  # 2 + 2 + 3: conv3_3
+    assert kinds[VGG19_CONV3_3_END] == "relu"
 
 
 def test_missing_vgg_weights_name_the_file_and_the_cache(tmp_path, monkeypatch):
