@@ -9,7 +9,6 @@ from typing import Optional
 
 import pytest
 import torch
-import torch.nn.functional as F
 from helpers import assert_close
 from torch import Tensor, nn
 

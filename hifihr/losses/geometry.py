@@ -89,9 +89,8 @@ def weighted_mean(values: Tensor, weights: Tensor) -> Tensor:
     """``sum(values * weights) / sum(weights)``, 0 (not NaN) when every weight is 0.
 
     Args:
-        values, weights: broadcastable tensors.
+        values, weights: tensors of the same shape; weights >= 0.
     """
-    weights = weights.expand_as(values) if weights.shape != values.shape else weights
     return (values * weights).sum() / weights.sum().clamp_min(torch.finfo(values.dtype).tiny)
 
 

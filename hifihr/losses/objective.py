@@ -140,7 +140,7 @@ class Objective(nn.Module):
                 options["network"] = self.networks[name]
             unweighted[name] = term.fn(pred, batch, **options)
         weighted = {name: weights[name] * value for name, value in unweighted.items()}
-        total = torch.stack(list(weighted.values())).sum() if weighted else pred.joints3d.new_zeros(())
+        total = sum(weighted.values(), pred.joints3d.new_zeros(()))
         return LossOutput(total=total, weighted=weighted, unweighted=unweighted, weights=weights)
 
     def extra_repr(self) -> str:

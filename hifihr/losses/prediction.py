@@ -21,7 +21,7 @@ class RenderLike(Protocol):
     soft_alpha: Optional[Tensor]  # [B, 1, H, W] differentiable silhouette, or None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prediction:
     """The network's outputs for one batch, as every loss reads them.
 
