@@ -70,6 +70,12 @@ register_encoder("hrnet_w18_small_v2", EncoderSpec("hrnet_w18_small_v2", low_ind
 register_encoder("hrnet_w32", EncoderSpec("hrnet_w32", low_index=1, pooling="mmpool"))
 
 
+def _hub_cache() -> str:
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    return str(HF_HUB_CACHE)
+
+
 class MMPool(nn.Module):
     """``sigmoid(p) * maxpool + (1 - sigmoid(p)) * avgpool`` over space, with a learnable
     scalar ``p`` initialised to 0 (the reference's pooling for ResNet and HRNet).
@@ -125,7 +131,17 @@ class Encoder(nn.Module):
             raise ValueError(f"input_norm: expected 'imagenet' or 'none', got {input_norm!r}")
         spec = _ENCODERS[name]
         self.name = name
-        self.backbone = timm.create_model(spec.timm_name, pretrained=pretrained, num_classes=0, **spec.timm_kwargs)
+        try:
+            self.backbone = timm.create_model(spec.timm_name, pretrained=pretrained, num_classes=0, **spec.timm_kwargs)
+        except (OSError, RuntimeError) as err:  # no cached weights and no network
+            if not pretrained:
+                raise
+            raise RuntimeError(
+                f"could not load the ImageNet weights of {spec.timm_name!r} (timm, from the Hugging Face hub "
+                f"cache {_hub_cache()}): {err}. Download them once on a machine with network access "
+                f"(timm.create_model({spec.timm_name!r}, pretrained=True)) and copy the cache, or set "
+                "model.pretrained = false to start from random weights."
+            ) from err
         info = self.backbone.feature_info[spec.low_index]
         self.low_index = spec.low_index
         self.low_channels = int(info["num_chs"])

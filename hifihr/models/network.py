@@ -1,0 +1,205 @@
+"""The HiFiHR network: image -> hand parameters and light -> posed, textured hand -> render.
+
+Data flow of :meth:`HiFiHR.forward`::
+
+    image [B,3,H,W] -> Encoder -> global feature -> Trunk -> pose / shape / texture heads
+                               -> low feature    -> LightHead (SH or directional)
+    hand layer (NIMBLE / open hand / MANO) -> keypoints, skin, texture map (model frame, metres)
+    root placement: ground-truth root (the reference) or the CameraHead's prediction
+    Renderer: skin placed in the camera -> RenderOutput (rgb, alpha, soft_alpha)
+
+One root keypoint places both the projected keypoints and the rendered mesh (the reference
+placed the mesh by NIMBLE joint 11 and the keypoints by the regressed keypoint 9).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..hand import load_hand_model
+from ..hand.joints import ROOT_INDEX
+from ..hand.nimble import NimbleLayer
+from ..losses.prediction import Prediction
+from ..render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
+from .encoders import Encoder
+from .heads import CameraHead, LightHead, ParamHead, Trunk
+
+
+class HiFiHR(nn.Module):
+    """Single-image hand reconstruction with texture.
+
+    Args:
+        hand: a hand layer (:func:`hifihr.hand.load_hand_model`). NIMBLE-format layers give a UV
+            texture map from PCA coefficients; MANO gets a per-vertex colour head (the
+            reference's MANO ablation).
+        encoder: the image encoder.
+        renderer: the differentiable renderer, or None to never render.
+        light: ``"sh"``, ``"sh16"``, ``"directional"`` or ``"none"`` (no light head).
+        root: ``"gt"`` places the hand at the given root; ``"predicted"`` adds a camera head.
+        texture: regress texture (the texture head).
+        use_mean_shape: fix the shape coefficients to zero (the PCA mean shape).
+        soft_silhouette: also render the differentiable silhouette (the ``sil`` loss reads it).
+
+    Submodules (the groups ``init.freeze`` can name): ``encoder``, ``trunk``, ``pose_head``,
+    ``shape_head``, ``texture_head``, ``light_head``, ``camera_head``.
+    """
+
+    def __init__(
+        self,
+        hand: nn.Module,
+        encoder: Encoder,
+        renderer: Optional[Renderer] = None,
+        light: str = "sh",
+        root: str = "gt",
+        texture: bool = True,
+        use_mean_shape: bool = False,
+        soft_silhouette: bool = True,
+    ) -> None:
+        super().__init__()
+        if root not in ("gt", "predicted"):
+            raise ValueError(f"root: expected 'gt' or 'predicted', got {root!r}")
+        self.hand = hand
+        self.encoder = encoder
+        self.renderer = renderer
+        self.light_type = light
+        self.root_mode = root
+        self.use_mean_shape = use_mean_shape
+        self.soft_silhouette = soft_silhouette
+        self.uv_texture = isinstance(hand, NimbleLayer)
+        if self.uv_texture:
+            num_shape, num_pose, num_texture = hand.shape_ncomp, 3 + hand.pose_ncomp, hand.tex_ncomp
+        else:
+            num_shape, num_pose = hand.shapedirs.shape[-1], 3 + hand.num_pca_comps
+            num_texture = 3 * hand.v_template.shape[0]  # per-vertex RGB
+        self.trunk = Trunk(encoder.num_features)
+        self.pose_head = ParamHead(num_pose)
+        self.shape_head = ParamHead(num_shape)
+        self.texture_head = ParamHead(num_texture) if texture else None
+        self.light_head = None if light == "none" else LightHead(light, encoder.low_channels, encoder.low_reduction)
+        self.camera_head = CameraHead() if root == "predicted" else None
+        self.register_buffer(
+            "background",
+            torch.tensor(renderer.background if renderer is not None else (1.0, 1.0, 1.0)),
+            persistent=False,
+        )
+
+    def _light(self, params: Optional[torch.Tensor]):
+        if params is None:
+            return None
+        if self.light_type == "directional":
+            return DirectionalLight(color=params[:, :3], direction=params[:, 3:])
+        return SHLight(params)
+
+    def _textures(self, hand_out, texture_params: Optional[torch.Tensor], batch: int):
+        if self.uv_texture:
+            return TexturesUV(hand_out.texture, hand_out.verts_uvs, hand_out.faces_uvs)
+        if texture_params is None:  # no texture head: flat mid-grey albedo
+            return TexturesVertex(torch.full_like(hand_out.verts, 0.5))
+        return TexturesVertex(torch.sigmoid(texture_params).reshape(batch, -1, 3))
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        K: torch.Tensor,
+        root: Optional[torch.Tensor] = None,
+        root_index: int = ROOT_INDEX,
+        render: bool = True,
+    ) -> Prediction:
+        """Reconstruct the hand in each crop.
+
+        Args:
+            image: [B, 3, H, W] RGB crops in [0, 1].
+            K: [B, 3, 3] crop intrinsics, pixels.
+            root: [B, 3] position of keypoint ``root_index`` in the camera frame, metres; needed
+                with ``root="gt"``, ignored with ``root="predicted"``.
+            root_index: the keypoint 3D outputs are made relative to (9, or 0 on HO-3D's
+                evaluation split).
+            render: render the hand (when the model has a renderer).
+
+        Returns:
+            :class:`hifihr.losses.Prediction`.
+        """
+        batch = image.shape[0]
+        features = self.encoder(image)
+        trunk = self.trunk(features.global_feature)
+        pose = self.pose_head(trunk)
+        shape = self.shape_head(trunk)
+        if self.use_mean_shape:
+            shape = torch.zeros_like(shape)
+        texture = self.texture_head(trunk) if self.texture_head is not None else None
+        light = self.light_head(features.low_feature) if self.light_head is not None else None
+
+        if self.uv_texture:
+            hand_out = self.hand(shape, pose, texture)
+        else:
+            hand_out = self.hand(shape, pose)
+        model_root = hand_out.joints[:, root_index : root_index + 1]
+        if self.camera_head is not None:
+            root = self.camera_head(trunk, K, tuple(image.shape[2:]))
+        elif root is None:
+            raise ValueError("root: the model places the hand at the ground-truth root (root='gt'); pass root [B, 3]")
+        offset = root[:, None] - model_root  # model frame -> camera frame (translation only)
+        joints2d = project_points(hand_out.joints + offset, K)[..., :2]
+
+        render_out = None
+        if render and self.renderer is not None:
+            render_out = self.renderer.render(
+                hand_out.verts + offset,
+                hand_out.faces,
+                K,
+                self._textures(hand_out, texture, batch),
+                light=self._light(light),
+                soft_silhouette=self.soft_silhouette,
+            )
+        return Prediction(
+            joints3d=hand_out.joints - model_root,
+            verts3d=hand_out.eval_verts - model_root,
+            joints2d=joints2d,
+            pose_params=pose,
+            shape_params=shape,
+            texture_params=texture,
+            light=light,
+            light_type=self.light_type,
+            render=render_out,
+            background=self.background,
+            eval_faces=hand_out.eval_faces,
+        )
+
+
+def build_model(hand_cfg, model_cfg, render_cfg) -> HiFiHR:
+    """Build the network from the ``hand``, ``model`` and ``render`` config sections
+    (:mod:`hifihr.config`). ``model.texture`` or any photometric term needs a renderer; a
+    model built with ``render.image_size`` renders crops of that size."""
+    if hand_cfg.model == "mano":
+        hand = load_hand_model("mano", mano_dir=hand_cfg.mano_dir)
+    else:
+        hand = load_hand_model(
+            hand_cfg.model,
+            hand_cfg.assets_dir,
+            mano_dir=hand_cfg.mano_dir,
+            shape_ncomp=hand_cfg.shape_ncomp,
+            pose_ncomp=hand_cfg.pose_ncomp,
+            tex_ncomp=hand_cfg.tex_ncomp,
+        )
+    encoder = Encoder(model_cfg.backbone, pretrained=model_cfg.pretrained, input_norm=model_cfg.input_norm)
+    renderer = Renderer(
+        render_cfg.image_size,
+        supersample=render_cfg.supersample,
+        backend=render_cfg.backend,
+        shading=render_cfg.shading,
+        background=tuple(render_cfg.background),
+        blur_radius_px=render_cfg.blur_radius_px,
+    )
+    return HiFiHR(
+        hand,
+        encoder,
+        renderer,
+        light=model_cfg.light,
+        root=model_cfg.root,
+        texture=model_cfg.texture,
+        use_mean_shape=model_cfg.use_mean_shape,
+        soft_silhouette=render_cfg.soft_silhouette,
+    )
