@@ -66,7 +66,7 @@ def _read_segmap(path: Path) -> np.ndarray:
 
 
 @register_dataset("freihand", "FreiHAND v2: 32560 training samples x 4 image versions, 3960 evaluation samples")
-@register_dataset("synthetic", "The project's synthetic hands, written in the FreiHAND v2 layout")
+@register_dataset("synthetic", "The project's synthetic hands, written in the FreiHAND v2 layout", num_verts=None)
 class FreiHAND(HandDataset):
     """FreiHAND v2 in its official layout (see :data:`LAYOUT`).
 
@@ -83,6 +83,8 @@ class FreiHAND(HandDataset):
             preprocessed files) or else from ``evaluation/segmap/*.png`` (any non-zero colour).
         openpose: the same choice for the OpenPose detections file (:data:`OPENPOSE_FILES`).
         verts: read the 778 MANO vertices (``<split>_verts.json``, ~600 MB for training).
+        num_verts: vertices per sample in ``<split>_verts.json`` (778, MANO), or None to take
+            the count from the file (the synthetic data stores the open hand's skin).
         Other options: see :class:`~hifihr.data.base.HandDataset`. Default training
         augmentation (the reference's): rotation uniform in ±180° about the image centre.
     """
@@ -99,6 +101,7 @@ class FreiHAND(HandDataset):
         masks: bool | None = None,
         openpose: bool | None = None,
         verts: bool = True,
+        num_verts: int | None = 778,
         **common,
     ) -> None:
         super().__init__(root, split, **common)
@@ -120,7 +123,16 @@ class FreiHAND(HandDataset):
             raise AnnotationError(f"{self._annotation(prefix, 'K')}: entry {bad[0]} is not a pinhole matrix: {K[bad[0]].tolist()}")
         self.xyz = read_json_array(self._annotation(prefix, "xyz"), (21, 3))
         self.scale = read_json_array(self._annotation(prefix, "scale"), ())
-        self.verts = read_json_array(self._annotation(prefix, "verts"), (778, 3)) if verts else None
+        self.verts = None
+        if verts:
+            self.verts = read_json_array(self._annotation(prefix, "verts"), (num_verts or 1, 3))
+            if num_verts is None:
+                if len(self.verts) % self.num_unique:
+                    raise AnnotationError(
+                        f"{self._annotation(prefix, 'verts')}: {len(self.verts)} vertices do not split evenly "
+                        f"over the {self.num_unique} samples of {prefix}_K.json"
+                    )
+                self.verts = self.verts.reshape(self.num_unique, -1, 3)
         counts = {"K": len(K), "xyz": len(self.xyz), "scale": len(self.scale)}
         if self.verts is not None:
             counts["verts"] = len(self.verts)

@@ -17,7 +17,8 @@ import torch
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """One sample field: shape (``"S"`` = crop side), dtype, units/frame, and which datasets have it."""
+    """One sample field: shape (``"S"`` = crop side, other names = any size), dtype, units/frame,
+    and which datasets have it."""
 
     shape: tuple[int | str, ...]
     dtype: torch.dtype | type
@@ -29,7 +30,7 @@ SAMPLE_FIELDS: dict[str, FieldSpec] = {
     "K": FieldSpec((3, 3), torch.float32, "pinhole intrinsics of the crop (pixels, no skew); all"),
     "mask": FieldSpec((1, "S", "S"), torch.float32, "hand mask in {0, 1}; where the dataset has masks"),
     "joints3d": FieldSpec((21, 3), torch.float32, "keypoints, metres, camera frame (absolute); FreiHAND, HO-3D train, RHD"),
-    "verts3d": FieldSpec((778, 3), torch.float32, "MANO vertices, metres, camera frame; FreiHAND"),
+    "verts3d": FieldSpec(("V", 3), torch.float32, "MANO vertices (V = 778; the open hand's skin in the synthetic data), metres, camera frame; FreiHAND"),
     "joints2d": FieldSpec((21, 2), torch.float32, "keypoints, crop pixels (= projection of joints3d); where joints3d is"),
     "joints_visible": FieldSpec((21,), torch.float32, "1 where the keypoint is visible, else 0; RHD"),
     "openpose2d": FieldSpec((21, 2), torch.float32, "OpenPose detections, crop pixels; when the detections file is read"),
@@ -55,6 +56,9 @@ def check_sample(sample: Mapping[str, Any], image_size: int) -> None:
                 raise ValueError(f"{key}: expected a str, got {type(value).__name__}")
             continue
         shape = tuple(image_size if dim == "S" else dim for dim in spec.shape)
-        if not isinstance(value, torch.Tensor) or tuple(value.shape) != shape or value.dtype != spec.dtype:
+        matches = isinstance(value, torch.Tensor) and value.ndim == len(shape) and all(
+            isinstance(want, str) or got == want for got, want in zip(value.shape, shape)
+        )
+        if not matches or value.dtype != spec.dtype:
             got = f"{tuple(value.shape)} {value.dtype}" if isinstance(value, torch.Tensor) else type(value).__name__
             raise ValueError(f"{key}: expected {shape} {spec.dtype}, got {got}")
