@@ -90,8 +90,7 @@ class MixedBatchSampler(Sampler[list[int]]):
 
 
 def _worker_init(worker_id: int) -> None:
-    # One thread per worker: the workers already use the cores.
-    cv2.setNumThreads(1)
+    # One torch thread per worker: the workers already use the cores.
     torch.set_num_threads(1)
 
 
@@ -110,10 +109,16 @@ def build_loader(
 
     ``drop_last`` defaults to ``shuffle`` (drop for training, keep every sample for evaluation).
     Call :func:`set_epoch` before each epoch so the shuffles and augmentations change.
+
+    With ``num_workers > 0`` this turns OpenCV's own thread pool off in the calling process
+    (``cv2.setNumThreads(0)``): workers are forked, and a child that inherits OpenCV's pool
+    can deadlock in it. The workers already use the cores.
     """
     datasets = [datasets] if isinstance(datasets, HandDataset) else list(datasets)
     if not datasets:
         raise ValueError("build_loader: expected at least one dataset")
+    if num_workers > 0:
+        cv2.setNumThreads(0)
     sampler = MixedBatchSampler(
         [len(d) for d in datasets],
         batch_size,
