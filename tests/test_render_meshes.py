@@ -55,8 +55,8 @@ def hand_sized_batch(batch: int, num_rings: int = 10, num_around: int = 16, seed
     cos, sin = angle.cos(), angle.sin()
     zeros, ones = torch.zeros_like(angle), torch.ones_like(angle)
     rot = torch.stack([cos, zeros, sin, zeros, ones, zeros, -sin, zeros, cos], -1).view(batch, 3, 3)
-    shift = torch.stack(
-        [0.01 * torch.randn(batch, generator=gen), 0.01 * torch.randn(batch, generator=gen), 0.4 + 0.1 * torch.rand(batch, generator=gen)], -1
+    shift = torch.cat(
+        [0.01 * torch.randn(batch, 2, generator=gen), 0.4 + 0.1 * torch.rand(batch, 1, generator=gen)], dim=1
     )
     verts = (verts * noise) @ rot.transpose(1, 2) + shift[:, None]
     K = torch.tensor([[110.0, 0.0, 32.0], [0.0, 110.0, 32.0], [0.0, 0.0, 1.0]]).expand(batch, 3, 3)

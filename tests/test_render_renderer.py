@@ -94,7 +94,7 @@ def test_rotation_and_translation_equal_moving_the_vertices():
     # The same surface up to rounding: only pixel centres within ~1e-7 px of an edge may differ.
     assert float((moved.fragments.pix_to_face != direct.fragments.pix_to_face).float().mean()) < 1e-3
     same = (moved.fragments.pix_to_face == direct.fragments.pix_to_face)[:, None].expand(-1, 3, -1, -1)
-    assert_close(moved.rgb[same], direct.rgb[same], atol=1e-4)
+    assert_close(moved.rgb[same], direct.rgb[same], atol=5e-4)  # float32 round trip, specular power 30
 
 
 def first(textures: TexturesUV, b: int) -> TexturesUV:

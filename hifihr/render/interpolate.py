@@ -74,7 +74,7 @@ class PixelBatch:
             check_shape("face_attrs", face_attrs, (batch, "F", 3, "D"))
             offsets = torch.arange(batch, device=self.face.device)[:, None] * face_attrs.shape[1]
             corner_attrs = face_attrs.flatten(0, 1)[self.face + offsets]
-        return (self.bary[..., None] * corner_attrs).sum(-2)
+        return torch.einsum("bnk,bnkd->bnd", self.bary, corner_attrs)
 
     def to_image(self, values: Tensor, background: Tensor) -> Tensor:
         """Scatter per-pixel values [B, N, C] into images [B, H, W, C] over ``background`` [C]."""

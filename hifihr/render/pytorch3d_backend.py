@@ -118,12 +118,11 @@ class PyTorch3DBackend:
         if shading == "phong":
             return self._phong(p3d_fragments, meshes, K, (height, width), light, background)
         albedo = meshes.sample_textures(p3d_fragments)[..., 0, :]
-        normals = p3d_interpolate(
-            p3d_fragments.pix_to_face, p3d_fragments.bary_coords, meshes.verts_normals_packed()[meshes.faces_packed()]
-        )[..., 0, :]
-        points = p3d_interpolate(
-            p3d_fragments.pix_to_face, p3d_fragments.bary_coords, meshes.verts_packed()[meshes.faces_packed()]
-        )[..., 0, :]
+        faces_packed = meshes.faces_packed()
+        normals, points = (
+            p3d_interpolate(p3d_fragments.pix_to_face, p3d_fragments.bary_coords, values[faces_packed])[..., 0, :]
+            for values in (meshes.verts_normals_packed(), meshes.verts_packed())
+        )
         unit_normals = F.normalize(normals, dim=-1, eps=1e-6)
         colors = get_shading(shading).shade(albedo, unit_normals, points, light)
         return hard_blend(colors, fragments.pix_to_face, background)

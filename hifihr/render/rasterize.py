@@ -4,11 +4,13 @@ Visibility is a depth buffer and has no gradient. The barycentric coordinates of
 surface are then recomputed, differentiably, for the covered pixels only, so gradients reach the
 vertex positions through everything that is interpolated (UVs, normals, positions).
 
-The depth test is one ``scatter_reduce(amax)`` over all (face, pixel) candidates of a batch: each
-face lists the pixels of its bounding box (a ``repeat_interleave`` over per-face pixel counts),
-keeps those whose centre lies inside the triangle, and writes a 64-bit key whose high half is the
-float32 bit pattern of 1/z (monotonic for positive floats) and whose low half encodes the face
-index. The largest key per pixel is the nearest face; equal depths go to the smaller face index.
+The depth test is a ``scatter_reduce(amax)`` over all (face, pixel) candidates of a batch. Each
+face lists the image rows it spans and each row the columns whose pixel centre lies inside the
+triangle (two ``repeat_interleave`` over counts; ``face_pixel_candidates``), so the work is
+proportional to the covered area. Each candidate writes a 64-bit key whose high half is the
+float32 bit pattern of 1/z (monotonic for positive floats; 1/z is affine along a row) and whose
+low half encodes the face index: the largest key per pixel is the nearest face, and equal depths
+go to the smaller face index.
 """
 
 from __future__ import annotations
@@ -26,8 +28,15 @@ from hifihr.render.camera import check_shape
 DEFAULT_Z_NEAR = 1e-4
 #: Faces whose doubled screen-space area (px²) is at or below this are degenerate and culled.
 MIN_DOUBLE_AREA_PX2 = 1e-10
-#: (face, pixel) candidates processed at once; bounds peak memory at a few hundred MB.
-DEFAULT_MAX_CANDIDATES = 1 << 22
+#: (face, pixel) candidates processed at once, by device type: bounds the peak memory of a
+#: chunk to about 0.3 GB on CPU and 2.5 GB on a GPU, where fewer, larger chunks launch fewer kernels.
+MAX_CANDIDATES = {"cpu": 1 << 22, "cuda": 1 << 25}
+
+
+def default_max_candidates(device: torch.device) -> int:
+    """Chunk size for ``face_pixel_candidates`` on ``device`` (``MAX_CANDIDATES``, else the CPU one)."""
+    return MAX_CANDIDATES.get(device.type, MAX_CANDIDATES["cpu"])
+
 
 _LOW_BITS = 0xFFFFFFFF
 
@@ -196,7 +205,7 @@ def face_pixel_candidates(
     valid: Tensor,
     image_size: tuple[int, int],
     margin_px: float = 0.0,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    max_candidates: int | None = None,
 ) -> Iterator[CandidateChunk]:
     """Enumerate the pixels near each valid face, row by row.
 
@@ -212,12 +221,15 @@ def face_pixel_candidates(
         image_size: (H, W).
         margin_px: distance in pixels around each triangle.
         max_candidates: bound on the bounding-box pixels of the faces handled per chunk (one
-            larger face is a chunk of its own), hence on memory.
+            larger face is a chunk of its own), hence on memory; None for
+            ``default_max_candidates``.
 
     Yields:
         CandidateChunk, in chunks that together list every candidate once.
     """
     height, width = image_size
+    if max_candidates is None:
+        max_candidates = default_max_candidates(face_verts.device)
     x, y = face_verts[..., 0], face_verts[..., 1]
     _, num_cols = _pixel_span(x.amin(-1) - margin_px, x.amax(-1) + margin_px, width)
     row0, num_rows = _pixel_span(y.amin(-1) - margin_px, y.amax(-1) + margin_px, height)
@@ -232,9 +244,10 @@ def face_pixel_candidates(
     while start < active.numel():
         base = int(area_ends[start - 1]) if start > 0 else 0
         stop = max(int(torch.searchsorted(area_ends, base + max_candidates, right=True)), start + 1)
-        face_owner = torch.repeat_interleave(torch.arange(start, stop, device=active.device), num_rows[start:stop])
-        row_starts = num_rows[start:stop].cumsum(0) - num_rows[start:stop]
-        row_y = row0[face_owner] + torch.arange(face_owner.numel(), device=active.device) - row_starts[face_owner - start]
+        rows = num_rows[start:stop]
+        face_owner = torch.repeat_interleave(torch.arange(start, stop, device=active.device), rows)
+        row_in_face = torch.arange(face_owner.numel(), device=active.device) - (rows.cumsum(0) - rows)[face_owner - start]
+        row_y = row0[face_owner] + row_in_face
         centre = row_y.to(corners.dtype) + 0.5
         if margin_px > 0:
             x_min, x_max = _band_extent(
@@ -251,14 +264,16 @@ def face_pixel_candidates(
         start = stop
 
 
-def _depth_test(face_verts: Tensor, valid: Tensor, image_size: tuple[int, int], max_candidates: int) -> Tensor:
+def _depth_test(
+    face_verts: Tensor, valid: Tensor, image_size: tuple[int, int], max_candidates: int | None
+) -> Tensor:
     """Nearest covering face of every pixel (no gradient).
 
     Args:
         face_verts: [B, F, 3, 3] screen-space corners, detached.
         valid: [B, F] bool, faces that may be rasterized.
         image_size: (H, W).
-        max_candidates: bound on the candidates handled per chunk.
+        max_candidates: chunk size of ``face_pixel_candidates``.
 
     Returns:
         [B, H, W] int64 face index in 0..F-1, -1 on background.
@@ -266,20 +281,22 @@ def _depth_test(face_verts: Tensor, valid: Tensor, image_size: tuple[int, int], 
     batch, num_faces = valid.shape
     height, width = image_size
     keys = torch.full((batch * height * width,), -1, dtype=torch.int64, device=face_verts.device)
-    # 1/z is affine in screen space: 1/z = alpha x + beta y + gamma on each face.
+    # 1/z is affine in screen space on each face: 1/z = slope_x u + slope_y v + offset.
     corners = face_verts.reshape(-1, 3, 3).double()
     e1 = corners[:, 1] - corners[:, 0]
     e2 = corners[:, 2] - corners[:, 0]
     inv_z = 1.0 / corners[..., 2]
     d1, d2 = inv_z[:, 1] - inv_z[:, 0], inv_z[:, 2] - inv_z[:, 0]
     det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
-    alpha = (e2[:, 1] * d1 - e1[:, 1] * d2) / det
-    beta = (e1[:, 0] * d2 - e2[:, 0] * d1) / det
-    gamma = inv_z[:, 0] - alpha * corners[:, 0, 0] - beta * corners[:, 0, 1]
+    slope_x = (e2[:, 1] * d1 - e1[:, 1] * d2) / det
+    slope_y = (e1[:, 0] * d2 - e2[:, 0] * d1) / det
+    offset = inv_z[:, 0] - slope_x * corners[:, 0, 0] - slope_y * corners[:, 0, 1]
     for chunk in face_pixel_candidates(face_verts, valid, image_size, 0.0, max_candidates):
         face = chunk.row_face
-        row_inv_depth = alpha[face] * (chunk.row_col0 + 0.5) + beta[face] * (chunk.row_y + 0.5) + gamma[face]
-        row_float = torch.stack([row_inv_depth, alpha[face]], dim=1).float()
+        row_inv_depth = (
+            slope_x[face] * (chunk.row_col0 + 0.5) + slope_y[face] * (chunk.row_y + 0.5) + offset[face]
+        )
+        row_float = torch.stack([row_inv_depth, slope_x[face]], dim=1).float()
         row_int = torch.stack(
             [
                 (face // num_faces) * (height * width) + chunk.row_y * width + chunk.row_col0,
@@ -324,7 +341,7 @@ def rasterize(
     faces: Tensor,
     image_size: tuple[int, int],
     z_near: float = DEFAULT_Z_NEAR,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    max_candidates: int | None = None,
 ) -> Fragments:
     """Rasterize a batch of meshes sharing one face list; nearest face per pixel.
 
@@ -339,8 +356,8 @@ def rasterize(
         faces: [F, 3] int64 vertex indices, shared by the batch.
         image_size: (H, W) in pixels.
         z_near: near plane in metres.
-        max_candidates: (face, pixel) pairs processed per chunk of the depth test; only bounds
-            memory, the result does not depend on it.
+        max_candidates: (face, pixel) pairs processed per chunk of the depth test (None: by
+            device, ``MAX_CANDIDATES``); only bounds memory, the result does not depend on it.
 
     Returns:
         Fragments with [B, H, W] fields; ``bary`` and ``zbuf`` are differentiable w.r.t.

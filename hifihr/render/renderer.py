@@ -126,7 +126,9 @@ class Renderer:
         height, width = self.image_size
         render_K = scale_intrinsics(K, k)
         fragments = self.backend.rasterize(verts_cam, faces, render_K, (k * height, k * width))
-        colors = self.backend.shade(fragments, verts_cam, faces, render_K, textures, self.shading, light, background)
+        colors = self.backend.shade(
+            fragments, verts_cam, faces, render_K, textures, self.shading, light, background
+        )
         rgb = F.avg_pool2d(colors.permute(0, 3, 1, 2), k)
         coverage = (fragments.pix_to_face >= 0).to(verts.dtype)[:, None]
         soft_alpha = None

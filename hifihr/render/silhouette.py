@@ -22,7 +22,6 @@ from torch import Tensor
 
 from hifihr.render.camera import check_shape
 from hifihr.render.rasterize import (
-    DEFAULT_MAX_CANDIDATES,
     DEFAULT_Z_NEAR,
     check_faces,
     face_pixel_candidates,
@@ -38,6 +37,27 @@ def sigma_from_blur_radius(blur_radius_px: float) -> float:
     return blur_radius_px**2 / math.log(1.0 / _EDGE_PROBABILITY - 1.0)
 
 
+def _signed_squared_distance(corners: Tensor, px: Tensor, py: Tensor) -> Tensor:
+    """``signed_squared_distance`` on coordinate-major data: corners [6, N] = (x0, y0, x1, y1,
+    x2, y2) and points px, py [N]; every operation runs on contiguous [N] vectors."""
+    xs, ys = corners[0::2], corners[1::2]
+    squared = None
+    signs = []
+    for i in range(3):
+        j = (i + 1) % 3
+        ex, ey = xs[j] - xs[i], ys[j] - ys[i]
+        rx, ry = px - xs[i], py - ys[i]
+        t = ((rx * ex + ry * ey) / (ex * ex + ey * ey)).clamp(0.0, 1.0)
+        dx, dy = rx - t * ex, ry - t * ey
+        edge = dx * dx + dy * dy
+        squared = edge if squared is None else torch.minimum(squared, edge)
+        signs.append(ex * ry - ey * rx)
+    inside = ((signs[0] >= 0) & (signs[1] >= 0) & (signs[2] >= 0)) | (
+        (signs[0] <= 0) & (signs[1] <= 0) & (signs[2] <= 0)
+    )
+    return torch.where(inside, -squared, squared)
+
+
 def signed_squared_distance(tri: Tensor, points: Tensor) -> Tensor:
     """Signed squared distance from points to screen-space triangles.
 
@@ -49,14 +69,7 @@ def signed_squared_distance(tri: Tensor, points: Tensor) -> Tensor:
         [N] -d² when the point is inside the closed triangle, +d² outside, d the distance to
         the nearest edge segment (pixels). Differentiable w.r.t. both inputs.
     """
-    start = tri
-    edge = tri.roll(-1, dims=1) - tri
-    rel = points[:, None, :] - start
-    t = ((rel * edge).sum(-1) / (edge * edge).sum(-1)).clamp(0.0, 1.0)
-    squared = (rel - t[..., None] * edge).pow(2).sum(-1).amin(1)
-    cross = edge[..., 0] * rel[..., 1] - edge[..., 1] * rel[..., 0]
-    inside = (cross >= 0).all(1) | (cross <= 0).all(1)
-    return torch.where(inside, -squared, squared)
+    return _signed_squared_distance(tri.reshape(-1, 6).T, points[:, 0], points[:, 1])
 
 
 def soft_silhouette(
@@ -65,7 +78,7 @@ def soft_silhouette(
     image_size: tuple[int, int],
     blur_radius_px: float = 2.0,
     z_near: float = DEFAULT_Z_NEAR,
-    max_candidates: int = DEFAULT_MAX_CANDIDATES,
+    max_candidates: int | None = None,
 ) -> Tensor:
     """Soft coverage of each pixel by a batch of meshes (formula in the module docstring).
 
@@ -78,7 +91,7 @@ def soft_silhouette(
         image_size: (H, W).
         blur_radius_px: the blur radius in pixels (> 0).
         z_near: near plane in metres.
-        max_candidates: bound on (face, pixel) pairs per chunk (memory only).
+        max_candidates: bound on (face, pixel) pairs per chunk (memory only; None: by device).
 
     Returns:
         [B, H, W] alpha in [0, 1], differentiable w.r.t. ``verts_screen``.
@@ -96,15 +109,14 @@ def soft_silhouette(
     with torch.no_grad():
         face_verts = verts_screen.detach()[:, faces]
         valid = face_validity(face_verts, z_near)
-        corners = face_verts.reshape(-1, 3, 3)[..., :2]
+        corners = face_verts[..., :2].reshape(-1, 6).T.contiguous()  # [6, B·F]
         solid = torch.zeros(num_pixels, dtype=torch.bool, device=verts_screen.device)
         near_face, near_pixel = [], []
         for chunk in face_pixel_candidates(face_verts, valid, image_size, blur_radius_px, max_candidates):
             face = chunk.row_face[chunk.owner]
             row = chunk.row_y[chunk.owner]
             col = chunk.row_col0[chunk.owner] + chunk.offset
-            centre = torch.stack([col, row], dim=1).to(corners.dtype) + 0.5
-            distance = signed_squared_distance(corners[face], centre)
+            distance = _signed_squared_distance(corners[:, face], col + 0.5, row + 0.5)
             pixel = (face // num_faces) * (height * width) + row * width + col
             solid[pixel[distance <= -radius2]] = True
             near = distance.abs() < radius2
@@ -115,11 +127,11 @@ def soft_silhouette(
         keep = ~solid[near_pixel]
         near_face, near_pixel = near_face[keep], near_pixel[keep]
 
-    corner_index = (near_face // num_faces * num_verts)[:, None] + faces[near_face % num_faces]
-    tri = verts_screen[..., :2].reshape(-1, 2)[corner_index.flatten()].view(-1, 3, 2)
+    corners = verts_screen[..., :2][:, faces].reshape(-1, 6).T  # [6, B·F], differentiable
     pixel_in_image = near_pixel % (height * width)
-    centre = torch.stack([pixel_in_image % width, pixel_in_image // width], dim=1).to(tri.dtype) + 0.5
-    distance = signed_squared_distance(tri, centre)
+    centre_x = (pixel_in_image % width).to(corners.dtype) + 0.5
+    centre_y = (pixel_in_image // width).to(corners.dtype) + 0.5
+    distance = _signed_squared_distance(corners[:, near_face], centre_x, centre_y)
     # log(1 - sigmoid(-s / sigma)) = -softplus(-s / sigma), stable for any s.
     log_miss = -F.softplus(-distance / sigma_from_blur_radius(blur_radius_px))
     total = verts_screen.new_zeros(num_pixels).index_add(0, near_pixel, log_miss)
