@@ -1,0 +1,342 @@
+"""Synthetic hands in the FreiHAND v2 layout, rendered from a NIMBLE-format hand (by default
+the project's open hand), so that everything runs without licensed data.
+
+Each sample draws a shape, a pose (from the pose-PCA prior, clipped), a texture, a global
+orientation (fingers roughly up, palm or back to the camera, then perturbed), an SH light and
+a camera (focal length, hand size and position in the crop as in FreiHAND's 224 crops). The
+hand is rendered over a procedural background (gradient, smooth noise, stripes, clutter
+shapes), then blurred a little and given sensor noise.
+
+Written files (``<split>`` = ``training`` or ``evaluation``; ``datasets/README.md``)::
+
+    <split>/rgb/%08d.jpg  <split>/mask/%08d.jpg  <split>_K.json  <split>_xyz.json
+    <split>_verts.json (the hand's evaluation vertices: the open hand's skin)  <split>_scale.json
+    <split>_params.json (every parameter used, and the projected 2D keypoints)
+    outputs/freihand-train_openpose_keypoints.json, openpose/evaluation/detect.json
+        (OpenPose-style detections: the true keypoints with noise, confidences and misses)
+
+The dataset is built in a temporary folder beside the target and renamed into place at the
+end, so a half-written dataset is never mistaken for a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import cv2
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from ..hand import load_hand_model
+from ..hand.joints import ROOT_INDEX
+from ..hand.nimble import NimbleLayer
+from ..render import Renderer, SHLight, TexturesUV, project_points
+from ..render.lights import sh_basis
+
+#: Model frame -> camera frame for fingers up (-y), palm towards the camera (-z), thumb right:
+#: NIMBLE's fingers point along +z, the palm faces -y and the thumb is on +x.
+PALM_TO_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+#: Turn about the camera's vertical axis that shows the back of the hand instead.
+BACK_TO_CAMERA = Rotation.from_euler("y", 180, degrees=True).as_matrix()
+
+
+@dataclass(frozen=True)
+class SceneOptions:
+    """Ranges of the random scene parameters (uniform unless said otherwise).
+
+    Attributes:
+        image_size: crop side, pixels.
+        focal_px: focal length range, pixels of the crop.
+        hand_px: side of the hand's 2D bounding box, pixels.
+        center_jitter_px: offset of the box centre from the crop centre (per axis).
+        coeff_std: std of the normalised shape / pose / texture coefficients (normal, clipped
+            at ``coeff_clip``: the PCA prior within its plausible range).
+        tilt_deg: random tilt of the hand away from fingers-up (an axis-angle of this size at
+            most, random axis); in-plane rotation is free (FreiHAND's training rotates anyway).
+        back_probability: chance of showing the back of the hand.
+        noise_std: sensor noise std range, [0, 1] image units.
+        blur_sigma_px: Gaussian blur sigma range, pixels.
+    """
+
+    image_size: int = 224
+    focal_px: tuple[float, float] = (380.0, 700.0)
+    hand_px: tuple[float, float] = (110.0, 180.0)
+    center_jitter_px: float = 10.0
+    coeff_std: tuple[float, float, float] = (0.8, 0.8, 1.0)
+    coeff_clip: float = 2.0
+    tilt_deg: float = 60.0
+    back_probability: float = 0.4
+    noise_std: tuple[float, float] = (0.0, 0.02)
+    blur_sigma_px: tuple[float, float] = (0.0, 0.8)
+
+
+def sample_light(rng: np.random.Generator, num_coeffs: int = 9) -> np.ndarray:
+    """SH coefficients [num_coeffs, 3] of an ambient + soft directional light, fitted by least
+    squares to ``ambient + diffuse * max(0, n . d)`` over the sphere, with a colour tint.
+    ``d`` points towards the light, on the camera's side (z < 0 in the OpenCV frame)."""
+    direction = rng.normal(size=3)
+    direction[2] = -abs(direction[2]) - 0.5
+    direction /= np.linalg.norm(direction)
+    ambient, diffuse = rng.uniform(0.35, 0.7), rng.uniform(0.3, 0.8)
+    normals = rng.normal(size=(2000, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    target = ambient + diffuse * np.clip(normals @ direction, 0.0, None)
+    basis = sh_basis(torch.from_numpy(normals), num_coeffs).numpy()
+    coeffs, *_ = np.linalg.lstsq(basis, target, rcond=None)
+    tint = 1.0 + rng.uniform(-0.12, 0.12, size=3)
+    return coeffs[:, None] * tint[None, :]
+
+
+def sample_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A procedural background [size, size, 3] in [0, 1]: a gradient, smooth noise or stripes,
+    with clutter shapes drawn over it half of the time."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / size
+    colours = rng.uniform(0.0, 1.0, size=(2, 3))
+    kind = rng.integers(3)
+    if kind == 0:  # linear gradient
+        angle = rng.uniform(0, 2 * math.pi)
+        t = np.clip(0.5 + (xx - 0.5) * math.cos(angle) + (yy - 0.5) * math.sin(angle), 0, 1)[..., None]
+        image = (1 - t) * colours[0] + t * colours[1]
+    elif kind == 1:  # smooth noise
+        cells = int(rng.integers(2, 9))
+        image = cv2.resize(rng.uniform(0, 1, size=(cells, cells, 3)), (size, size), interpolation=cv2.INTER_CUBIC)
+    else:  # stripes
+        angle, frequency = rng.uniform(0, math.pi), rng.uniform(2, 12)
+        t = 0.5 + 0.5 * np.sin(2 * math.pi * frequency * (xx * math.cos(angle) + yy * math.sin(angle)))
+        image = (1 - t[..., None]) * colours[0] + t[..., None] * colours[1]
+    image = np.ascontiguousarray(np.clip(image, 0, 1))
+    if rng.uniform() < 0.5:
+        for _ in range(int(rng.integers(3, 12))):
+            colour = tuple(float(c) for c in rng.uniform(0, 1, size=3))
+            centre = tuple(int(c) for c in rng.integers(0, size, size=2))
+            extent = int(rng.integers(size // 20, size // 4))
+            shape = rng.integers(3)
+            if shape == 0:
+                cv2.circle(image, centre, extent, colour, -1, lineType=cv2.LINE_AA)
+            elif shape == 1:
+                corner = (centre[0] + extent, centre[1] + int(rng.integers(size // 20, size // 4)))
+                cv2.rectangle(image, centre, corner, colour, -1)
+            else:
+                end = tuple(int(c) for c in rng.integers(0, size, size=2))
+                cv2.line(image, centre, end, colour, int(rng.integers(2, 8)), lineType=cv2.LINE_AA)
+    return image
+
+
+def openpose_detections(joints2d: np.ndarray, rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """OpenPose-like detections from true keypoints [N, 21, 2] (crop pixels).
+
+    Each image has its own noise level (1-3 px, heavy-tailed per keypoint); confidences fall with
+    the error; about 4% of keypoints are misses (a random location, confidence below 0.1).
+    Returns (peaks [N, 21, 2] integer pixel indices as OpenPose writes them, values [N, 21]).
+    """
+    num = joints2d.shape[0]
+    sigma = rng.uniform(1.0, 3.0, size=(num, 1, 1))
+    error = rng.standard_t(df=4, size=(num, 21, 2)) * sigma
+    detected = joints2d + error
+    confidence = np.clip(0.9 - 0.05 * np.linalg.norm(error, axis=-1) + rng.normal(0, 0.05, (num, 21)), 0.15, 1.0)
+    missed = rng.uniform(size=(num, 21)) < 0.04
+    detected[missed] = rng.uniform(0, size, size=(int(missed.sum()), 2))
+    confidence[missed] = rng.uniform(0.0, 0.08, size=int(missed.sum()))
+    peaks = np.clip(np.floor(detected), 0, size - 1).astype(np.int64)
+    return peaks, confidence
+
+
+def _place(verts: torch.Tensor, K: torch.Tensor, hand_px: float, target: np.ndarray) -> torch.Tensor:
+    """Root position [3] (camera frame, metres) putting the 2D box of a root-relative hand
+    (``verts`` [N, 3]) seen through ``K`` [3, 3] at side ``hand_px`` around pixel ``target``.
+    Scaling the root keeps its pixel and scales the hand's image by about 1/scale."""
+    focal = K[0, 0]
+    K = K[None]
+    root = torch.tensor([0.0, 0.0, 0.5], dtype=verts.dtype)
+    for _ in range(3):  # perspective makes the box size only roughly ~ 1/z: iterate
+        uv = project_points((verts + root)[None], K)[0, :, :2]
+        extent = (uv.max(0).values - uv.min(0).values).max()
+        root = root * (extent / hand_px)
+        uv = project_points((verts + root)[None], K)[0, :, :2]
+        box_centre = 0.5 * (uv.max(0).values + uv.min(0).values)
+        shift = (torch.as_tensor(target, dtype=verts.dtype) - box_centre) * root[2] / focal
+        root = root + torch.cat([shift, shift.new_zeros(1)])
+    return root
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _write_json(path: Path, value, decimals: int) -> None:
+    def rounded(x):
+        return np.round(np.asarray(x, dtype=np.float64), decimals).tolist()
+
+    path.write_text(json.dumps(rounded(value) if not isinstance(value, list) else value))
+
+
+def render_split(
+    hand: NimbleLayer,
+    renderer: Renderer,
+    out: Path,
+    prefix: str,
+    num: int,
+    rng: np.random.Generator,
+    options: SceneOptions,
+    batch_size: int = 16,
+    progress=None,
+) -> np.ndarray:
+    """Render ``num`` samples of one split into ``out`` (FreiHAND layout); returns the true 2D
+    keypoints [num, 21, 2] (crop pixels)."""
+    size = options.image_size
+    (out / prefix / "rgb").mkdir(parents=True)
+    (out / prefix / "mask").mkdir(parents=True)
+    all_K, all_xyz, all_verts, all_scale, all_params, all_2d = [], [], [], [], [], []
+    task = progress.add_task(f"{prefix:10s}", total=num) if progress is not None else None
+    for start in range(0, num, batch_size):
+        count = min(batch_size, num - start)
+        coeffs = [
+            np.clip(rng.normal(0, std, size=(count, n)), -options.coeff_clip, options.coeff_clip)
+            for std, n in zip(options.coeff_std, (hand.shape_ncomp, hand.pose_ncomp, hand.tex_ncomp))
+        ]
+        rotations = []
+        for _ in range(count):
+            base = PALM_TO_CAMERA if rng.uniform() >= options.back_probability else BACK_TO_CAMERA @ PALM_TO_CAMERA
+            tilt = Rotation.from_rotvec(rng.normal(size=3) / math.sqrt(3) * math.radians(options.tilt_deg) * rng.uniform())
+            spin = Rotation.from_euler("z", rng.uniform(-180, 180), degrees=True)
+            rotations.append((spin * tilt * Rotation.from_matrix(base)).as_rotvec())
+        shape = torch.tensor(coeffs[0], dtype=torch.float32)
+        pose = torch.tensor(np.concatenate([np.stack(rotations), coeffs[1]], axis=1), dtype=torch.float32)
+        texture = torch.tensor(coeffs[2], dtype=torch.float32)
+        with torch.no_grad():
+            hand_out = hand(shape, pose, texture)
+        model_root = hand_out.joints[:, ROOT_INDEX : ROOT_INDEX + 1]
+        focal = rng.uniform(*options.focal_px, size=count)
+        centre = size / 2 + rng.uniform(-2, 2, size=(count, 2))
+        K = torch.tensor(
+            [[[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]] for f, (cx, cy) in zip(focal, centre)], dtype=torch.float32
+        )
+        root = torch.stack(
+            [
+                _place(
+                    hand_out.verts[i] - model_root[i],
+                    K[i],
+                    rng.uniform(*options.hand_px),
+                    size / 2 + rng.uniform(-options.center_jitter_px, options.center_jitter_px, size=2),
+                )
+                for i in range(count)
+            ]
+        )
+        offset = root[:, None] - model_root
+        lights = np.stack([sample_light(rng) for _ in range(count)])
+        with torch.no_grad():
+            render = renderer.render(
+                hand_out.verts + offset,
+                hand_out.faces,
+                K,
+                TexturesUV(hand_out.texture, hand_out.verts_uvs, hand_out.faces_uvs),
+                light=SHLight(torch.tensor(lights, dtype=torch.float32)),
+            )
+            joints = hand_out.joints + offset
+            joints2d = project_points(joints, K)[..., :2]
+        rgb = render.rgb.permute(0, 2, 3, 1).numpy()
+        alpha = render.alpha[:, 0].numpy()
+        for i in range(count):
+            index = start + i
+            background = sample_background(rng, size)
+            image = rgb[i] + (1 - alpha[i])[..., None] * background  # rendered over black
+            sigma = rng.uniform(*options.blur_sigma_px)
+            if sigma > 0.05:
+                image = cv2.GaussianBlur(image, (0, 0), sigma)
+            image = image + rng.normal(0, rng.uniform(*options.noise_std), size=image.shape)
+            cv2.imwrite(
+                str(out / prefix / "rgb" / f"{index:08d}.jpg"),
+                cv2.cvtColor(_to_uint8(image), cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, 95],
+            )
+            cv2.imwrite(str(out / prefix / "mask" / f"{index:08d}.jpg"), np.where(alpha[i] >= 0.5, 255, 0).astype(np.uint8))
+            all_params.append(
+                {
+                    "shape": coeffs[0][i].tolist(),
+                    "pose": pose[i].tolist(),
+                    "texture": coeffs[2][i].tolist(),
+                    "light_sh": lights[i].tolist(),
+                    "root": root[i].tolist(),
+                    "joints2d": joints2d[i].tolist(),
+                }
+            )
+        all_K.append(K.numpy())
+        all_xyz.append(joints.numpy())
+        all_verts.append((hand_out.eval_verts + offset).numpy())
+        all_scale.append(torch.linalg.vector_norm(joints[:, ROOT_INDEX] - joints[:, ROOT_INDEX + 1], dim=-1).numpy())
+        all_2d.append(joints2d.numpy())
+        if progress is not None:
+            progress.advance(task, count)
+    _write_json(out / f"{prefix}_K.json", np.concatenate(all_K), 6)
+    _write_json(out / f"{prefix}_xyz.json", np.concatenate(all_xyz), 7)
+    _write_json(out / f"{prefix}_verts.json", np.concatenate(all_verts), 6)
+    _write_json(out / f"{prefix}_scale.json", np.concatenate(all_scale), 7)
+    (out / f"{prefix}_params.json").write_text(json.dumps(all_params))
+    return np.concatenate(all_2d)
+
+
+def write_openpose(path: Path, joints2d: np.ndarray, rng: np.random.Generator, size: int) -> None:
+    """Write detections in the reference's layout: ``[peaks N×21×2, values N×21×1, names]``."""
+    peaks, values = openpose_detections(joints2d, rng, size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = [f"{i:08d}.jpg" for i in range(len(peaks))]
+    path.write_text(json.dumps([peaks.tolist(), np.round(values[..., None], 4).tolist(), names]))
+
+
+def generate(
+    out: str | Path,
+    num_train: int = 1000,
+    num_eval: int = 200,
+    seed: int = 0,
+    assets_dir: Optional[str | Path] = None,
+    options: SceneOptions = SceneOptions(),
+    supersample: int = 2,
+    overwrite: bool = False,
+    show_progress: bool = True,
+) -> Path:
+    """Generate the synthetic dataset into ``out`` (see the module docstring); returns ``out``.
+
+    Args:
+        out: target folder; must not exist unless ``overwrite``.
+        num_train, num_eval: samples in the training and evaluation splits.
+        seed: seed of every random choice (the same seed gives the same dataset).
+        assets_dir: NIMBLE-format assets to render (default: the open hand).
+    """
+    from rich.progress import Progress
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; remove it or pass overwrite=True (--overwrite)")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    hand = load_hand_model("open_hand" if assets_dir is None else "nimble", assets_dir)
+    if not isinstance(hand, NimbleLayer):
+        raise TypeError("the synthetic data needs a NIMBLE-format hand (UV texture)")
+    renderer = Renderer(options.image_size, supersample=supersample, shading="sh", background=(0.0, 0.0, 0.0))
+    partial = out.parent / f".{out.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        with Progress(disable=not show_progress) as progress:
+            train_2d = render_split(hand, renderer, partial, "training", num_train, rng, options, progress=progress)
+            eval_2d = render_split(hand, renderer, partial, "evaluation", num_eval, rng, options, progress=progress)
+        write_openpose(partial / "outputs" / "freihand-train_openpose_keypoints.json", train_2d, rng, options.image_size)
+        write_openpose(partial / "openpose" / "evaluation" / "detect.json", eval_2d, rng, options.image_size)
+        (partial / "README.md").write_text(
+            f"Synthetic hands in the FreiHAND v2 layout, made by scripts/make_synthetic.py "
+            f"(seed {seed}, {num_train} training and {num_eval} evaluation samples).\n"
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return out
