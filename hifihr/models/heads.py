@@ -58,8 +58,10 @@ class LightHead(nn.Module):
     """Illumination from the encoder's low-level map (the reference's ``LightEstimator``).
 
     ``Conv(C_low, 48, k1, stride s) -> ReLU -> Conv(48, 48, k3) -> ReLU -> MaxPool(3, 1, 1)
-    -> Conv(48, 64, k3, s2) -> ReLU -> MaxPool(2) -> Linear(256, 64) -> ReLU -> Linear(64, n)``,
-    with ``s`` taking the low map to 14x14 at a 224 input (4 for a /4 map, 2 for /8).
+    -> Conv(48, 64, k3, s2) -> ReLU -> AdaptiveMaxPool(2) -> Linear(256, 64) -> ReLU -> Linear(64, n)``,
+    with ``s`` taking the low map to 14x14 at a 224 input (4 for a /4 map, 2 for /8). At 224 the
+    adaptive pool is the reference's ``MaxPool(2)`` (a 4x4 map); it also lets smaller crops
+    (down to about 70 px) reach the 2x2 map the regressor reads.
 
     Kinds (output):
         ``sh``: :class:`SHLight` with 9 coefficients per colour [B, 9, 3]; ``sh16``: 16.
@@ -82,7 +84,7 @@ class LightHead(nn.Module):
             nn.Conv2d(48, 48, kernel_size=3), nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=1, padding=1),
             nn.Conv2d(48, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True),
-            nn.MaxPool2d(2, stride=2),
+            nn.AdaptiveMaxPool2d(2),
             nn.Flatten(),
         )  # fmt: skip
         self.regressor = nn.Sequential(nn.Linear(256, 64), nn.ReLU(inplace=True), nn.Linear(64, self.OUTPUTS[kind]))
@@ -97,12 +99,13 @@ class LightHead(nn.Module):
 
     def forward(self, low_feature: torch.Tensor) -> torch.Tensor:
         """[B, C_low, h, w] -> SH coefficients [B, K, 3] or directional parameters [B, 6]."""
-        features = self.features(low_feature)
-        if features.shape[1] != 256:
+        stride = self.features[0].stride[0]
+        if (min(low_feature.shape[2:]) - 1) // stride + 1 < 5:
             raise ValueError(
-                f"the light head expects a 224x224 input (its low map must pool to 64x2x2); got a "
-                f"low feature map of {tuple(low_feature.shape[2:])}"
+                f"the light head needs a low feature map of at least {4 * stride + 1} px (a crop of at "
+                f"least {(4 * stride + 1) * 16 // stride} px); got {tuple(low_feature.shape[2:])}"
             )
+        features = self.features(low_feature)
         out = self.regressor(features)
         if self.kind == "directional":
             return torch.cat([nn.functional.hardtanh(out[:, :3]), out[:, 3:]], dim=1)
