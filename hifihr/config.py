@@ -57,7 +57,7 @@ Schedulable = Union[float, WeightSchedule]
 
 BACKBONES = ("efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
 #: Module groups of the network that ``init.freeze`` can freeze.
-FREEZE_GROUPS = ("encoder", "trunk", "pose_head", "shape_head", "texture_head", "light_head")
+FREEZE_GROUPS = ("encoder", "trunk", "pose_head", "shape_head", "texture_head", "light_head", "camera_head")
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,7 @@ class TrainConfig:
     start_epoch: int = _f(1, "first global epoch of this run; 251 to continue after the 250-epoch RHD pretraining", minimum=1)
     eval_interval: int = _f(10, "validate every this many epochs", minimum=1)
     save_interval: int = _f(10, "keep a checkpoint every this many epochs (last.pt is written every epoch)", minimum=1)
+    checkpoint_interval: int = _f(0, "also write last.pt every this many training steps, mid-epoch (0 = at epoch ends only)", minimum=0)
     amp: Literal["none", "bf16", "fp16"] = _f("none", "mixed precision")
     log_interval: int = _f(100, "log the losses every this many iterations", minimum=1)
     image_log_interval: int = _f(1000, "log render/input images every this many iterations", minimum=1)

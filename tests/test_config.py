@@ -89,7 +89,7 @@ def test_enum_values_list_the_allowed_ones():
     assert error_of({"model": {"light": "sun"}}) == "model.light: expected one of 'sh', 'sh16', 'directional', 'none', got 'sun'"
     assert error_of({"init": {"freeze": ["encodr"]}}) == (
         "init.freeze.0: expected one of 'encoder', 'trunk', 'pose_head', 'shape_head', 'texture_head', 'light_head', "
-        "got 'encodr' (did you mean 'encoder'?)"
+        "'camera_head', got 'encodr' (did you mean 'encoder'?)"
     )
     assert error_of({"loss": {"supervision": "ful"}}) == (
         "loss.supervision: expected one of 'full', 'weak', 'self', got 'ful' (did you mean 'full'?)"
