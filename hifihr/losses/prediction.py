@@ -47,6 +47,9 @@ class Prediction:
             :class:`RenderLike`), or None when nothing was rendered.
         background: [3] the colour ``render.rgb`` was composited over (white in the reference).
         eval_faces: [F, 3] int64 triangles of ``verts3d`` (MANO's 1538 faces), or None.
+        root: [B, 3] where the root keypoint was placed, metres, camera frame (the ground-truth
+            root, or the camera head's prediction); ``joints3d + root[:, None]`` are the
+            keypoints in the camera frame. None when not given.
     """
 
     joints3d: Tensor
@@ -60,6 +63,7 @@ class Prediction:
     render: Optional[Any] = None
     background: Optional[Tensor] = None
     eval_faces: Optional[Tensor] = None
+    root: Optional[Tensor] = None
 
     def __post_init__(self) -> None:
         batch = self.joints3d.shape[0] if self.joints3d.ndim == 3 else "B"
@@ -76,6 +80,8 @@ class Prediction:
             expected["background"] = (self.background, (3,))
         if self.eval_faces is not None:
             expected["eval_faces"] = (self.eval_faces, ("F", 3))
+        if self.root is not None:
+            expected["root"] = (self.root, (batch, 3))
         for name, (tensor, shape) in expected.items():
             ok = tensor.ndim == len(shape) and all(
                 isinstance(want, str) or got == want for got, want in zip(tensor.shape, shape)

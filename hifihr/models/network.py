@@ -166,6 +166,7 @@ class HiFiHR(nn.Module):
             render=render_out,
             background=self.background,
             eval_faces=hand_out.eval_faces,
+            root=root,
         )
 
 
