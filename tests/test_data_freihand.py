@@ -138,10 +138,15 @@ def test_evaluation_masks_from_mask_folder_and_absent_masks(tmp_path):
     assert "mask" not in build_dataset("freihand", root, "train", masks=False)[0]
 
 
-def test_synthetic_name_reads_the_sample_count_from_the_annotations(tmp_path):
+def test_synthetic_name_reads_sample_and_vertex_counts_from_the_files(tmp_path):
     root = _fresh(tmp_path, num_train=5, num_eval=1)["train"].root
-    dataset = build_dataset("synthetic", root, "train", versions=("gs",))
+    skin = np.random.default_rng(0).normal(0, 0.02, (5, 9, 3)) + (0, 0, 0.6)
+    (root / "training_verts.json").write_text(json.dumps(skin.tolist()))
+    dataset = build_dataset("synthetic", root, "train", augment=False)
     assert len(dataset) == 5 and dataset[4]["dataset"] == "synthetic"
+    assert_close(dataset[3]["verts3d"], torch.tensor(skin[3], dtype=torch.float32), atol=0)
+    with pytest.raises(AnnotationError, match="training_verts.json"):
+        build_dataset("freihand", root, "train")  # FreiHAND expects 778 MANO vertices
 
 
 def test_missing_root_shows_the_layout(tmp_path):

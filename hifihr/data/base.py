@@ -235,11 +235,12 @@ class HandDataset(Dataset, ABC):
         """Crop, augment and package a decoded sample (the sample dict of :mod:`hifihr.data`)."""
         params = self.augment_params(index)
         view = self.view(record, image.shape[:2], params)
-        crop_rgb = warp_image(image, view.affine, self.image_size).astype(np.float32) * np.float32(1 / 255)
+        crop_rgb = warp_image(image, view.affine, self.image_size)
         if params.has_color:
             crop_rgb = color_jitter(crop_rgb, params)
+        chw = torch.from_numpy(crop_rgb).permute(2, 0, 1)
         sample: dict[str, object] = {
-            "image": torch.from_numpy(crop_rgb).permute(2, 0, 1).contiguous(),
+            "image": chw.to(dtype=torch.float32, memory_format=torch.contiguous_format).div_(255.0),
             "K": _float(view.K),
         }
         if mask is not None:

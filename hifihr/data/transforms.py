@@ -278,10 +278,12 @@ def color_matrix(params: AugmentParams, mean_rgb: np.ndarray) -> tuple[np.ndarra
 
 
 def color_jitter(image: np.ndarray, params: AugmentParams) -> np.ndarray:
-    """Apply the colour factors of ``params`` to a float image [H, W, 3] in [0, 1]; clipped to [0, 1].
+    """Apply the colour factors of ``params`` to an RGB image [H, W, 3] uint8 -> uint8.
 
-    Unlike torchvision, which clamps after each op, this clamps once at the end.
+    One OpenCV ``transform`` with the matrix of :func:`color_matrix` (8-bit fixed point: within
+    one level of the exact values); values are saturated to [0, 255] once at the end
+    (torchvision clamps after each op).
     """
-    M, o = color_matrix(params, image.reshape(-1, 3).mean(axis=0, dtype=np.float64))
-    out = image @ M.T.astype(np.float32) + o.astype(np.float32)
-    return np.clip(out, 0.0, 1.0, out=out)
+    mean_rgb = np.array(cv2.mean(image)[:3]) / 255.0
+    M, o = color_matrix(params, mean_rgb)
+    return cv2.transform(image, np.concatenate([M, 255.0 * o[:, None]], axis=1).astype(np.float32))
