@@ -13,6 +13,7 @@ in use before the run (CPU: peak resident set size, reset through /proc/self/cle
 
     python scripts/bench_render.py                      # CPU, and CUDA when available
     python scripts/bench_render.py --device cuda --repeats 10
+    python scripts/bench_render.py --device cpu --threads 1 --batch 8
 """
 
 from __future__ import annotations
@@ -226,7 +227,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", help="batch sizes (default: 2 8 on CPU, 8 48 on CUDA)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (PyTorch3D on CPU: 1)")
     parser.add_argument("--backends", nargs="+", default=list_backends(), choices=list_backends())
+    parser.add_argument("--threads", type=int, help="CPU threads for both backends (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
     devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]

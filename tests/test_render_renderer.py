@@ -38,6 +38,8 @@ def test_renderer_rejects_bad_arguments():
     verts, faces, K, textures = hand_sized_batch(2)
     with pytest.raises(ValueError, match=r"K: expected shape \[2, 3, 3\], got \(3, 3\)"):
         renderer.render(verts, faces, K[0], textures)
+    with pytest.raises(TypeError, match="textures: expected TexturesUV or TexturesVertex, got Tensor"):
+        renderer.render(verts, faces, K, textures.maps)
     with pytest.raises(TypeError, match="expected light of type SHLight"):
         renderer.render(verts, faces, K, textures, light=DirectionalLight.from_camera(2))
     assert "supersample=3" in repr(renderer)

@@ -37,6 +37,7 @@ class PixelBatch:
 
     @classmethod
     def from_fragments(cls, fragments: Fragments) -> PixelBatch:
+        """Gather the covered pixels of ``fragments`` (bary stays differentiable)."""
         batch, height, width = fragments.pix_to_face.shape
         covered = (fragments.pix_to_face.flatten() >= 0).nonzero().squeeze(1)
         image = covered // (height * width)

@@ -12,6 +12,7 @@ from hifihr.render.backends import create_backend
 from hifihr.render.camera import check_shape, scale_intrinsics, world_to_camera
 from hifihr.render.rasterize import Fragments, check_faces
 from hifihr.render.shading import get_shading, resolve_light
+from hifihr.render.textures import TexturesUV, TexturesVertex
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,8 @@ class Renderer:
         batch, num_verts, _ = verts.shape
         check_shape("K", K, (batch, 3, 3))
         faces = check_faces(faces, num_verts)
+        if not isinstance(textures, (TexturesUV, TexturesVertex)):
+            raise TypeError(f"textures: expected TexturesUV or TexturesVertex, got {type(textures).__name__}")
         verts_cam = world_to_camera(verts, R, t)
         verts_cam = torch.where(torch.isfinite(verts_cam).all(-1, keepdim=True), verts_cam, 0.0)
         light = resolve_light(self.shading, light, batch, verts.device, verts.dtype)
