@@ -312,6 +312,8 @@ def generate(
     from rich.progress import Progress
 
     out = Path(out)
+    if num_train < 1 or num_eval < 1:
+        raise ValueError(f"num_train and num_eval: expected at least 1 sample each, got {num_train} and {num_eval}")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; remove it or pass overwrite=True (--overwrite)")
     torch.manual_seed(seed)
