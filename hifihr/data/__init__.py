@@ -12,7 +12,7 @@ image           [3, S, S]    float32  RGB crop in [0, 1]
 K               [3, 3]       float32  pinhole intrinsics of the crop, pixels, no skew
 mask            [1, S, S]    float32  hand mask {0, 1} (when the dataset has masks)
 joints3d        [21, 3]      float32  keypoints, metres, OpenCV camera frame, FreiHAND order
-verts3d         [778, 3]     float32  MANO vertices, metres, camera frame (FreiHAND)
+verts3d         [V, 3]       float32  vertices, metres, camera frame (FreiHAND: MANO, V = 778)
 joints2d        [21, 2]      float32  keypoints in crop pixels, = project(K, joints3d)
 joints_visible  [21]         float32  1 = visible (RHD)
 openpose2d      [21, 2]      float32  OpenPose detections, crop pixels (when read)

@@ -238,11 +238,10 @@ class HandDataset(Dataset, ABC):
         crop_rgb = warp_image(image, view.affine, self.image_size)
         if params.has_color:
             crop_rgb = color_jitter(crop_rgb, params)
-        chw = torch.from_numpy(crop_rgb).permute(2, 0, 1)
-        sample: dict[str, object] = {
-            "image": chw.to(dtype=torch.float32, memory_format=torch.contiguous_format).div_(255.0),
-            "K": _float(view.K),
-        }
+        # numpy, not torch: torch's intra-op threads stall when the loader already fills the cores.
+        chw = np.ascontiguousarray(crop_rgb.transpose(2, 0, 1)).astype(np.float32)
+        chw *= np.float32(1 / 255)
+        sample: dict[str, object] = {"image": torch.from_numpy(chw), "K": _float(view.K)}
         if mask is not None:
             height, width = image.shape[:2]
             to_image = np.diag([width / mask.shape[1], height / mask.shape[0], 1.0])

@@ -115,9 +115,9 @@ class FreiHAND(HandDataset):
         self.versions = versions
         prefix = "training" if split == "train" else "evaluation"
 
-        K = read_json_array(self._annotation(prefix, "K"), (3, 3))
+        K = read_json_array(self._annotation(prefix, "K"), (3, 3), dtype=np.float64)
         self.num_unique = len(K)
-        self.K = K.astype(np.float64)
+        self.K = K
         bad = np.flatnonzero((np.abs(K[:, 0, 1]) > 1e-9) | (K[:, 1, 0] != 0) | np.any(K[:, 2] != (0, 0, 1), axis=1))
         if bad.size:
             raise AnnotationError(f"{self._annotation(prefix, 'K')}: entry {bad[0]} is not a pinhole matrix: {K[bad[0]].tolist()}")

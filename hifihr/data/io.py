@@ -109,8 +109,8 @@ def read_json(path: Path) -> object:
         raise AnnotationError(f"{path}: not valid JSON: {err}") from err
 
 
-def read_json_array(path: Path, item_shape: Sequence[int]) -> np.ndarray:
-    """Read a JSON list of equally shaped numeric items as a float32 array ``[N, *item_shape]``.
+def read_json_array(path: Path, item_shape: Sequence[int], dtype: type = np.float32) -> np.ndarray:
+    """Read a JSON list of equally shaped numeric items as an array ``[N, *item_shape]`` of ``dtype``.
 
     FreiHAND's ``training_verts.json`` holds 32560×778×3 numbers (~600 MB of text); ``json.load``
     would build 76 million Python floats (several GB). This parser deletes the brackets and
@@ -124,9 +124,12 @@ def read_json_array(path: Path, item_shape: Sequence[int]) -> np.ndarray:
     if not path.is_file():
         raise DatasetLayoutError(f"{path}: file not found")
     text = path.read_bytes()
+    if not text.lstrip().startswith(b"["):
+        raise AnnotationError(f"{path}: expected a JSON list, got {text[:40]!r}")
     stripped = text.translate(None, b"[] \n\r\t")
+    del text  # the file can be ~600 MB
     if not stripped:
-        return np.zeros((0, *item_shape), dtype=np.float32)
+        return np.zeros((0, *item_shape), dtype=dtype)
     expected = stripped.count(b",") + 1
     try:
         with warnings.catch_warnings():  # older numpy warns instead of raising on bad text
@@ -134,14 +137,14 @@ def read_json_array(path: Path, item_shape: Sequence[int]) -> np.ndarray:
             values = np.fromstring(stripped, dtype=np.float64, sep=",")
     except (ValueError, DeprecationWarning) as err:
         raise AnnotationError(f"{path}: not a JSON list of numbers: {err}") from err
-    if values.size != expected or not text.lstrip().startswith(b"["):
+    if values.size != expected:
         raise AnnotationError(f"{path}: not a JSON list of numbers ({values.size} of {expected} values read)")
     item = int(np.prod(item_shape))
     if values.size % item:
         raise AnnotationError(
             f"{path}: {values.size} numbers is not a whole number of items of shape {tuple(item_shape)}"
         )
-    return values.reshape(-1, *item_shape).astype(np.float32)
+    return values.reshape(-1, *item_shape).astype(dtype, copy=False)
 
 
 def list_files(directory: Path) -> set[str]:

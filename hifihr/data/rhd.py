@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from hifihr.data.base import BadSampleError, HandDataset, Record, bone_scale, clamp, require_files, require_root
-from hifihr.data.io import AnnotationError, DatasetLayoutError, binary_mask, read_labels
+from hifihr.data.io import AnnotationError, DatasetLayoutError, read_labels
 from hifihr.data.registry import register_dataset
 from hifihr.data.transforms import Augmentation
 from hifihr.hand.assets import AssetError, load_pickle
