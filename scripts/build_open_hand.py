@@ -1368,7 +1368,8 @@ def keypoint_regressor(skin_v: np.ndarray, skel: Skeleton) -> np.ndarray:
     """21 x Ns regressor in FreiHAND order: the wrist is the centroid of the skin ring at
     ``WRIST_Z``; every joint a convex combination of the skin ring around it (cut by the plane
     through the joint normal to the bisector of its two bones) that reproduces the joint
-    centre; every tip the skin vertex furthest along its distal bone."""
+    centre; every tip the skin vertex furthest along its distal bone (penalising the distance
+    from the bone's axis twice)."""
     reg = np.zeros((21, len(skin_v)))
     for k, source in enumerate(_FREIHAND_SOURCES):
         if source == -1:
@@ -1380,8 +1381,7 @@ def keypoint_regressor(skin_v: np.ndarray, skel: Skeleton) -> np.ndarray:
             axis = unit(b - a)
             rel = skin_v - a
             radial = np.linalg.norm(rel - np.outer(rel @ axis, axis), axis=1)
-            candidates = np.flatnonzero(radial < 0.6 * skel.radii[bone][1])
-            reg[k, candidates[np.argmax(rel[candidates] @ axis)]] = 1.0
+            reg[k, np.argmax(rel @ axis - 2.0 * radial)] = 1.0
         else:
             bone = BONE_JOINT.index(source)
             child_axis = skel.frames[bone][:, 2]
