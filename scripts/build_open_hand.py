@@ -14,7 +14,7 @@ thumb on +x, palm facing -y):
    axes on the palmar side of the bones), meshed with surface nets on a fine grid, decimated
    with quadric error metrics and projected back onto the zero level set (:func:`make_skin`).
 3. **Bones and muscles.** A capsule mesh per bone whose end rings are centred on the joints
-   (the joint regressor averages those rings); seven ellipsoids for muscle groups.
+   (the joint regressor averages those rings); six ellipsoids for muscle groups.
 4. **Skinning.** Nearest-bone labels diffused over the skin surface, normalised per vertex.
 5. **Shape PCA** over displacement fields of seeded parametric variations (finger lengths and
    thickness, palm width, length and thickness, overall size, ...) applied as smooth
@@ -694,7 +694,7 @@ def icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_muscles(skel: Skeleton) -> tuple[np.ndarray, np.ndarray]:
-    """Seven ellipsoids for the muscle groups (thenar, adductor pollicis, hypothenar, three
+    """Six ellipsoids for the muscle groups (thenar, adductor pollicis, hypothenar, three
     interossei), each well inside the skin. Returns ``(verts [Nm, 3], faces [Fm, 3])``."""
     sphere_v, sphere_f = icosphere(1)
     j = skel.joints
