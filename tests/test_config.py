@@ -123,7 +123,10 @@ def test_loss_names_and_edits_are_checked():
     [
         ({"render": {"soft_silhouette": False}}, "loss 'sil' is active and needs render.soft_alpha: set render.soft_silhouette to true"),
         ({"model": {"texture": False}}, "loss 'texture' is active and needs render.rgb: set model.texture to true"),
-        ({"loss": {"supervision": "full"}}, "loss 'vert_3d' is active and compares MANO-topology vertices: set hand.mano_dir"),
+        (
+            {"hand": {"model": "nimble", "assets_dir": "assets/nimble"}, "loss": {"supervision": "full"}},
+            "loss 'vert_3d' is active and compares MANO-topology vertices: set hand.mano_dir",
+        ),
         ({"loss": {"add": {"light_reg": 1e-3}}, "model": {"light": "none"}}, "loss 'light_reg' is active and needs light: set model.light"),
         ({"model": {"light": "directional"}}, "render.shading: 'sh' cannot use model.light = 'directional'; allowed: 'phong'"),
         ({"data": {"train": [{"options": {"image_size": 64}}]}}, "data.train.0.options.image_size: the crop size is render.image_size"),
