@@ -1,0 +1,104 @@
+"""Evaluating a checkpoint, or the network a config starts from, and comparing with a baseline."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.console import Console
+from rich.table import Table
+
+from hifihr.config import Config
+from hifihr.engine.checkpoint import load_checkpoint, load_model_weights
+from hifihr.engine.distributed import barrier, init_distributed, wrap_model
+from hifihr.engine.evaluator import Evaluator, summary_line
+from hifihr.engine.logging import RunLogger
+from hifihr.engine.setup import build_network, run_dir
+
+#: Metrics compared by :func:`comparison_table`: key, label, whether lower is better.
+COMPARED = (
+    ("pa_mpjpe_mm", "PA-MPJPE (mm)", True),
+    ("pa_mpvpe_mm", "PA-MPVPE (mm)", True),
+    ("auc_j", "AUC_J", False),
+    ("auc_v", "AUC_V", False),
+    ("f_at_5mm", "F@5", False),
+    ("f_at_15mm", "F@15", False),
+    ("mpjpe_mm", "MPJPE, unaligned (mm)", True),
+    ("psnr_db", "PSNR (dB)", False),
+    ("ssim", "SSIM", False),
+    ("lpips", "LPIPS", True),
+)
+
+
+def evaluate_config(
+    cfg: Config,
+    checkpoint: Optional[str | Path] = None,
+    *,
+    device: str = "auto",
+    out_dir: Optional[str | Path] = None,
+    console: Optional[Console] = None,
+) -> tuple[Path, dict[str, dict[str, Any]]]:
+    """Evaluate the network of ``cfg`` on ``data.val``.
+
+    Args:
+        cfg: the run's config.
+        checkpoint: a checkpoint of this project (its ``model`` is loaded, strictly); None
+            evaluates the network the run starts from: the seeded initialisation, plus
+            ``init.checkpoint`` (``init.load`` with ``model``) when the config has one.
+        device: see :func:`hifihr.engine.distributed.select_device`.
+        out_dir: the evaluation folder; default ``<run>/eval/<epoch>`` with the checkpoint's epoch
+            (``train.start_epoch - 1`` for the initial network).
+        console: where the console output goes.
+
+    Returns:
+        (the evaluation folder, tag -> metrics; {} on ranks other than 0).
+    """
+    ctx = init_distributed(device)
+    model = build_network(cfg)
+    logger = RunLogger(None, enabled=ctx.is_main, console=console, tensorboard=False)
+    if checkpoint is not None:
+        state = load_checkpoint(checkpoint)
+        load_model_weights(model, state["model"], strict=True)
+        epoch, step = state["epoch"], state["step"]
+        if state["batches_done"] < state["batches_per_epoch"]:
+            logger.warn(f"{checkpoint} was written mid-epoch ({state['batches_done']}/{state['batches_per_epoch']} batches)")
+        source = str(checkpoint)
+    else:
+        epoch, step, source = cfg.train.start_epoch - 1, 0, None
+        if cfg.init.checkpoint is not None and "model" in cfg.init.load:
+            report = load_model_weights(model, load_checkpoint(cfg.init.checkpoint)["model"], strict=False)
+            logger.info(f"initial network from {cfg.init.checkpoint}: {report.summary()}")
+            source = cfg.init.checkpoint
+    folder = Path(out_dir) if out_dir is not None else run_dir(cfg) / "eval" / str(epoch)
+    model = wrap_model(model, ctx)
+    if not cfg.data.val:
+        raise ValueError("data.val is empty: nothing to evaluate on")
+    evaluator = Evaluator(cfg, ctx, logger)
+    results = evaluator.evaluate(model, epoch, step, folder, checkpoint=source)
+    for tag, metrics in results.items():
+        logger.info(f"epoch {epoch}: {summary_line(tag, metrics)}")
+        for note in metrics["notes"]:
+            logger.info(f"  note: {note}")
+    barrier(ctx)
+    return folder, results
+
+
+def comparison_table(results: dict[str, dict[str, Any]], baseline_path: str | Path) -> Table:
+    """A rich table of this evaluation against another ``metrics.json`` (e.g. the untrained
+    network's): both values, the ratio and whether the change is an improvement."""
+    baseline = json.loads(Path(baseline_path).read_text())["datasets"]
+    table = Table(title=f"against {baseline_path}")
+    for column in ("dataset", "metric", "baseline", "this", "this / baseline", "better"):
+        table.add_column(column)
+    for tag, metrics in results.items():
+        base = baseline.get(tag, {})
+        for key, label, lower_is_better in COMPARED:
+            now, before = metrics.get(key), base.get(key)
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (now, before)):
+                continue
+            ratio = f"{now / before:.3f}" if before else "-"
+            better = now < before if lower_is_better else now > before
+            table.add_row(tag, label, f"{before:.4g}", f"{now:.4g}", ratio, "yes" if better else "no")
+    return table
