@@ -117,6 +117,8 @@ class FreiHAND(HandDataset):
 
         K = read_json_array(self._annotation(prefix, "K"), (3, 3), dtype=np.float64)
         self.num_unique = len(K)
+        if not self.num_unique:
+            raise AnnotationError(f"{self._annotation(prefix, 'K')}: lists no samples")
         self.K = K
         bad = np.flatnonzero((np.abs(K[:, 0, 1]) > 1e-9) | (K[:, 1, 0] != 0) | np.any(K[:, 2] != (0, 0, 1), axis=1))
         if bad.size:
