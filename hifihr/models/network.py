@@ -86,7 +86,8 @@ class HiFiHR(nn.Module):
             persistent=False,
         )
 
-    def _light(self, params: Optional[torch.Tensor]):
+    def light_from_params(self, params: Optional[torch.Tensor]):
+        """The light head output [B, ...] as a renderer light (SHLight or DirectionalLight), or None."""
         if params is None:
             return None
         if self.light_type == "directional":
@@ -151,7 +152,7 @@ class HiFiHR(nn.Module):
                 hand_out.faces,
                 K,
                 self._textures(hand_out, texture, batch),
-                light=self._light(light),
+                light=self.light_from_params(light),
                 soft_silhouette=self.soft_silhouette,
             )
         return Prediction(

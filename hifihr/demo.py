@@ -1,0 +1,345 @@
+"""Image in, textured 3D hand out: the logic behind ``scripts/demo.py``.
+
+For each image (or video frame) and hand box:
+
+1. The box is made square (side = ``box_scale`` x its longer side, about the crop framing of
+   FreiHAND), cropped and resized to the model's input size. The camera of the whole image is
+   K = [[f, 0, W/2], [0, f, H/2], [0, 0, 1]] with ``f = focal_factor * max(W, H)`` unless
+   intrinsics are given; the crop's K follows from it exactly.
+2. A left hand is mirrored into a right hand first (the hand models are right hands) and the
+   results are mirrored back: 3D ``X -> -X``, faces re-wound, light mirrored.
+3. The network (a checkpoint trained with ``model.root = "predicted"``) regresses the hand and
+   places it in the camera: 3D keypoints in metres and their 2D projections in image pixels.
+4. Outputs per hand: ``<name>.obj`` + ``.mtl`` + ``_diffuse.png`` (and normal/specular maps for
+   NIMBLE-format hands), ``<name>.glb``, ``<name>_overlay.png`` (render over the photo),
+   ``<name>_side.png`` (the mesh seen from the side), ``<name>_texture.png`` (the recovered
+   texture map), and ``<name>.json`` (parameters, joints 3D/2D, camera, box).
+
+No hand detector ships (none on PyPI runs without downloading weights at run time): give a box,
+or the whole image is used (its central square), which suits crops centred on one hand.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from .config import config_from_dict
+from .data.transforms import View, crop, mirror, warp_image
+from .engine.checkpoint import load_checkpoint, load_model_weights
+from .hand.export import export_textured_mesh
+from .models import HiFiHR, build_model
+from .render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
+from .viz.overlay import draw_keypoints, overlay, to_uint8
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+#: SH basis functions that are odd in x (sign flips when the scene is mirrored left-right).
+_SH_ODD_IN_X = (3, 4, 7, 13, 15)
+
+
+class DemoError(RuntimeError):
+    """Bad demo input: a checkpoint, an image, a box; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One image to process: ``image`` [H, W, 3] RGB float in [0, 1] and its output name."""
+
+    name: str
+    image: np.ndarray
+
+
+@dataclass
+class HandResult:
+    """What the demo found for one hand, in the whole image's camera (OpenCV frame).
+
+    Attributes:
+        verts: [V, 3] mesh vertices, metres. faces: [F, 3] (winding fixed for left hands).
+        joints3d: [21, 3] FreiHAND-order keypoints, metres. joints2d: [21, 2] image pixels.
+        K: [3, 3] camera of the whole image. box: (x0, y0, x1, y1) the square crop, pixels.
+        texture: [H, W, 3] albedo map (UV hands) or None; verts_uvs, faces_uvs: the UV layout.
+        vertex_colors: [V, 3] per-vertex albedo (MANO hands) or None.
+        params: the regressed parameters (lists), for the JSON.
+        light: the light to render with (mirrored back for left hands) or None.
+    """
+
+    verts: np.ndarray
+    faces: np.ndarray
+    joints3d: np.ndarray
+    joints2d: np.ndarray
+    K: np.ndarray
+    box: tuple[float, float, float, float]
+    left: bool
+    texture: Optional[np.ndarray]
+    verts_uvs: Optional[np.ndarray]
+    faces_uvs: Optional[np.ndarray]
+    vertex_colors: Optional[np.ndarray]
+    params: dict
+    light: object
+
+
+def load_demo_model(checkpoint: str | Path, device: torch.device) -> tuple[HiFiHR, object]:
+    """The network of a checkpoint (with the config stored in it), in eval mode on ``device``.
+
+    Raises:
+        DemoError: the checkpoint places hands at a ground-truth root (``model.root = "gt"``),
+            which a photo does not have, or does not fit the model its config describes.
+    """
+    state = load_checkpoint(checkpoint)
+    cfg = config_from_dict(state["config"])
+    if cfg.model.root != "predicted":
+        raise DemoError(
+            f"{checkpoint} was trained with model.root = 'gt': it needs the ground-truth 3D root of each hand, "
+            "which a photo does not have. Train with --set model.root=predicted (the camera head) for the demo."
+        )
+    model_cfg = type(cfg.model)(**{**cfg.model.__dict__, "pretrained": False})  # weights come from the checkpoint
+    model = build_model(cfg.hand, model_cfg, cfg.render)
+    load_model_weights(model, state["model"], strict=True)
+    return model.to(device).eval(), cfg
+
+
+def camera_matrix(width: int, height: int, focal_factor: float = 1.0, intrinsics: Optional[Sequence[float]] = None) -> np.ndarray:
+    """K [3, 3] of the whole image: ``(fx, fy, cx, cy)`` if given, else f = focal_factor *
+    max(W, H) with the principal point at the centre."""
+    if intrinsics is not None:
+        fx, fy, cx, cy = (float(v) for v in intrinsics)
+    else:
+        fx = fy = focal_factor * max(width, height)
+        cx, cy = width / 2, height / 2
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+def square_box(box: Optional[Sequence[float]], width: int, height: int, box_scale: float) -> tuple[np.ndarray, float]:
+    """(centre [2], side) of the square crop around ``box`` = (x0, y0, x1, y1) in pixels, or the
+    central square of the image when ``box`` is None.
+
+    Raises:
+        DemoError: the box is empty or lies outside the image.
+    """
+    if box is None:
+        return np.array([width / 2, height / 2]), float(min(width, height))
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if x1 <= x0 or y1 <= y0:
+        raise DemoError(f"box {list(box)}: expected x0 < x1 and y0 < y1")
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise DemoError(f"box {list(box)} lies outside the {width}x{height} image")
+    return np.array([(x0 + x1) / 2, (y0 + y1) / 2]), box_scale * max(x1 - x0, y1 - y0)
+
+
+def _mirror_light(light: object) -> object:
+    if isinstance(light, SHLight):
+        coeffs = light.coeffs.clone()
+        odd = [i for i in _SH_ODD_IN_X if i < coeffs.shape[1]]
+        coeffs[:, odd] = -coeffs[:, odd]
+        return SHLight(coeffs)
+    if isinstance(light, DirectionalLight):
+        direction = light.direction * light.direction.new_tensor([-1.0, 1.0, 1.0])
+        return DirectionalLight(color=light.color, direction=direction)
+    return light
+
+
+@torch.no_grad()
+def reconstruct(
+    model: HiFiHR,
+    frames: Sequence[Frame],
+    boxes: Sequence[Optional[Sequence[float]]],
+    lefts: Sequence[bool],
+    K_full: Sequence[np.ndarray],
+    box_scale: float = 1.3,
+) -> list[HandResult]:
+    """Reconstruct one hand per frame (a batch through the network)."""
+    size = model.renderer.image_size[0] if model.renderer is not None else 224
+    device = next(model.parameters()).device
+    crops, views, squares = [], [], []
+    for frame, box, left, K in zip(frames, boxes, lefts, K_full):
+        height, width = frame.image.shape[:2]
+        view = View.identity(K)
+        if left:  # the view mirrors the image (warp_image applies it), and the box with it
+            view = mirror(view, width)
+            if box is not None:
+                box = (width - box[2], box[1], width - box[0], box[3])
+        centre, side = square_box(box, width, height, box_scale)
+        view = crop(view, centre, side, size)
+        crops.append(warp_image(np.ascontiguousarray(frame.image, dtype=np.float32), view.affine, size))
+        views.append(view)
+        squares.append((centre, side))
+    images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).to(device)
+    K_crop = torch.from_numpy(np.stack([v.K for v in views])).float().to(device)
+    pred = model(images, K_crop, render=False)
+    hand = model.hand(pred.shape_params, pred.pose_params, pred.texture_params) if model.uv_texture else model.hand(
+        pred.shape_params, pred.pose_params
+    )
+    offset = pred.root[:, None] - hand.joints[:, 9:10]
+    light = model.light_from_params(pred.light)
+    results = []
+    for i, (frame, left) in enumerate(zip(frames, lefts)):
+        unmirror = views[i].rotation.T  # crops do not rotate 3D; only the mirror does
+        verts = (hand.verts[i] + offset[i]).cpu().numpy() @ unmirror.T
+        joints = (hand.joints[i] + offset[i]).cpu().numpy() @ unmirror.T
+        faces = hand.faces.cpu().numpy()
+        faces_uvs = hand.faces_uvs.cpu().numpy() if hand.faces_uvs is not None else None
+        if left:  # mirroring turns the surface inside out: re-wind the triangles
+            faces = faces[:, ::-1].copy()
+            faces_uvs = faces_uvs[:, ::-1].copy() if faces_uvs is not None else None
+        K = np.asarray(K_full[i])
+        joints2d = project_points(torch.from_numpy(joints)[None], torch.from_numpy(K)[None])[0, :, :2].numpy()
+        centre, side = squares[i]
+        if left:
+            centre = np.array([frame.image.shape[1] - centre[0], centre[1]])
+        vertex_colors = None
+        if not model.uv_texture and pred.texture_params is not None:
+            vertex_colors = torch.sigmoid(pred.texture_params[i]).reshape(-1, 3).cpu().numpy()
+        item_light = None
+        if light is not None:
+            item_light = type(light)(**{k: (v[i : i + 1] if isinstance(v, torch.Tensor) else v) for k, v in light.__dict__.items()})
+            item_light = _mirror_light(item_light) if left else item_light
+        results.append(
+            HandResult(
+                verts=verts,
+                faces=faces,
+                joints3d=joints,
+                joints2d=joints2d,
+                K=K,
+                box=(centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2),
+                left=left,
+                texture=hand.texture[i].cpu().numpy() if hand.texture is not None else None,
+                verts_uvs=hand.verts_uvs.cpu().numpy() if hand.verts_uvs is not None else None,
+                faces_uvs=faces_uvs,
+                vertex_colors=vertex_colors,
+                params={
+                    "shape": pred.shape_params[i].tolist(),
+                    "pose": pred.pose_params[i].tolist(),
+                    "texture": pred.texture_params[i].tolist() if pred.texture_params is not None else None,
+                    "light": pred.light[i].tolist() if pred.light is not None else None,
+                    "light_type": pred.light_type,
+                },
+                light=item_light,
+            )
+        )
+    return results
+
+
+def _render(result: HandResult, verts: np.ndarray, K: np.ndarray, size: tuple[int, int], shading: str, light):
+    """Render ``verts`` of ``result``'s mesh with its albedo into an image of ``size`` (H, W)."""
+    verts_t = torch.from_numpy(verts).float()[None]
+    faces = torch.from_numpy(np.ascontiguousarray(result.faces))
+    if result.texture is not None:
+        textures = TexturesUV(
+            torch.from_numpy(result.texture)[None].float(),
+            torch.from_numpy(result.verts_uvs).float(),
+            torch.from_numpy(np.ascontiguousarray(result.faces_uvs)),
+        )
+    else:
+        colors = result.vertex_colors if result.vertex_colors is not None else np.full_like(verts, 0.5)
+        textures = TexturesVertex(torch.from_numpy(colors).float()[None])
+    renderer = Renderer(size, supersample=2, shading=shading if light is not None else "albedo")
+    return renderer.render(verts_t, faces, torch.from_numpy(K).float()[None], textures, light=light)
+
+
+def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading: str) -> dict[str, Path]:
+    """Write every output file of one hand (see the module docstring); returns {kind: path}."""
+    out_stem.parent.mkdir(parents=True, exist_ok=True)
+    written = export_textured_mesh(
+        out_stem, result.verts, result.faces, result.verts_uvs, result.faces_uvs, result.texture
+    )
+    height, width = image.shape[:2]
+    render = _render(result, result.verts, result.K, (height, width), shading, result.light)
+    photo = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
+    composite = overlay(photo, render.rgb[0], render.alpha[0])
+    composite = draw_keypoints(composite, result.joints2d, radius=max(1.5, width / 250), thickness=max(1, width // 300))
+    x0, y0, x1, y1 = (int(round(v)) for v in result.box)
+    cv2.rectangle(composite, (x0, y0), (x1, y1), (255, 255, 0), max(1, width // 400))
+    paths = {"overlay": out_stem.with_name(out_stem.name + "_overlay.png")}
+    cv2.imwrite(str(paths["overlay"]), cv2.cvtColor(composite, cv2.COLOR_RGB2BGR))
+
+    # Side view: the hand turned 90 degrees about the vertical axis through its root keypoint,
+    # seen by a 512x512 camera that frames it.
+    root = result.joints3d[9]
+    turn = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]])
+    centred = (result.verts - root) @ turn.T
+    extent = float(np.abs(centred[:, :2]).max()) + 1e-6
+    side_K = np.array([[512.0, 0.0, 256.0], [0.0, 512.0, 256.0], [0.0, 0.0, 1.0]])
+    side = _render(result, centred + np.array([0.0, 0.0, 2.4 * extent]), side_K, (512, 512), "albedo", None)
+    white = side.rgb[0] + (1 - side.alpha[0]) * 1.0
+    paths["side"] = out_stem.with_name(out_stem.name + "_side.png")
+    cv2.imwrite(str(paths["side"]), cv2.cvtColor(to_uint8(white), cv2.COLOR_RGB2BGR))
+
+    if result.texture is not None:
+        paths["texture"] = out_stem.with_name(out_stem.name + "_texture.png")
+        cv2.imwrite(str(paths["texture"]), cv2.cvtColor(to_uint8(torch.from_numpy(result.texture).permute(2, 0, 1)), cv2.COLOR_RGB2BGR))
+    paths["json"] = out_stem.with_suffix(".json")
+    paths["json"].write_text(
+        json.dumps(
+            {
+                "left_hand": result.left,
+                "box_xyxy_px": [float(v) for v in result.box],
+                "camera_K": result.K.tolist(),
+                "joints3d_m": result.joints3d.tolist(),
+                "joints2d_px": result.joints2d.tolist(),
+                "keypoint_order": "FreiHAND (wrist; thumb, index, middle, ring, pinky: base to tip)",
+                "frame": "OpenCV camera of the image: x right, y down, z forward; metres",
+                "params": result.params,
+            },
+            indent=1,
+        )
+    )
+    return {**written, **paths}
+
+
+def read_image(path: Path) -> np.ndarray:
+    """RGB float image [H, W, 3] in [0, 1]; DemoError when unreadable."""
+    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if data is None:
+        raise DemoError(f"{path}: not a readable image")
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def iter_frames(source: Path, every: int = 1) -> Iterator[Frame | DemoError]:
+    """Frames of an image file, a folder of images (sorted) or a video (every ``every``-th
+    frame). Unreadable images come out as DemoError items, so the others still go through."""
+    if source.is_dir():
+        files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DemoError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
+        for path in files:
+            try:
+                yield Frame(path.stem, read_image(path))
+            except DemoError as err:
+                yield err
+    elif source.suffix.lower() in VIDEO_SUFFIXES:
+        capture = cv2.VideoCapture(str(source))
+        if not capture.isOpened():
+            raise DemoError(f"{source}: not a readable video")
+        index = 0
+        while True:
+            ok, data = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                yield Frame(f"{source.stem}_{index:06d}", cv2.cvtColor(data, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)
+            index += 1
+        capture.release()
+    elif source.is_file():
+        yield Frame(source.stem, read_image(source))
+    else:
+        raise DemoError(f"{source}: no such file or folder")
+
+
+def count_frames(source: Path, every: int = 1) -> Optional[int]:
+    """How many frames :func:`iter_frames` yields, when cheap to know (for the progress bar)."""
+    if source.is_dir():
+        return sum(p.suffix.lower() in IMAGE_SUFFIXES for p in source.iterdir())
+    if source.suffix.lower() in VIDEO_SUFFIXES:
+        capture = cv2.VideoCapture(str(source))
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        capture.release()
+        return math.ceil(total / every) if total > 0 else None
+    return 1
