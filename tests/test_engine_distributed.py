@@ -73,7 +73,6 @@ def test_two_process_gradients_equal_one_process(tiny_root, tmp_path):
     mp.spawn(_worker, args=(2, _free_port(), tiny_root, out_file), nprocs=2, join=True)
     ranks = [torch.load(out_file.format(rank=r), weights_only=True) for r in (0, 1)]
 
-    torch.set_num_threads(1)
     single = _float64_trainer(tiny_config(tiny_root, name="single", loss=LOSS))
     single.model.eval()
     batch = _first_batch(single)

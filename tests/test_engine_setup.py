@@ -15,6 +15,7 @@ from fixtures.datasets import write_freihand
 from fixtures.hand_assets import write_mano_file, write_nimble_assets
 from hifihr.config import config_from_dict
 from hifihr.data import MixedBatchSampler
+from hifihr.data.synthetic import SceneOptions, generate
 from hifihr.engine import CheckpointError, ShardedBatchSampler, load_checkpoint, load_model_weights, save_checkpoint
 from hifihr.engine.checkpoint import (
     CHECKPOINT_FORMAT,
@@ -28,31 +29,41 @@ SIZE = 64
 
 
 def write_tiny_data(root: Path, num_train: int = 8, num_eval: int = 4) -> Path:
-    """A generated NIMBLE asset (with its MANO registration), a MANO file and a FreiHAND-layout
-    dataset of ``num_train`` / ``num_eval`` samples under ``root``; returns ``root``."""
+    """Under ``root``: a generated NIMBLE asset (with its MANO registration) in ``nimble/``, a MANO
+    file in ``mano/``, a FreiHAND-layout fixture in ``frei/`` (``num_train`` / ``num_eval``
+    samples, random MANO vertices) and, in ``synthetic/``, the project's synthetic data rendered
+    from that asset (4 training, 4 evaluation samples), whose labels the network can fit."""
     write_nimble_assets(root / "nimble", tex_size=8)
     write_mano_file(root / "mano" / "MANO_RIGHT.pkl")
     write_freihand(root / "frei", num_train=num_train, num_eval=num_eval, image_size=SIZE)
+    scene = SceneOptions(image_size=SIZE, focal_px=(110.0, 200.0), hand_px=(30.0, 50.0))
+    generate(root / "synthetic", 4, 4, seed=0, assets_dir=root / "nimble", options=scene, supersample=1, show_progress=False)
     return root
 
 
-def tiny_config(root: Path, name: str = "tiny", **sections) -> object:
+def tiny_config(root: Path, name: str = "tiny", dataset: str = "freihand", **sections) -> object:
     """A CPU-sized config over :func:`write_tiny_data`'s files: ResNet-18 at 64 px, no light head,
     albedo shading, the 'full' preset without perceptual (no VGG weights here), batch 4, 2 epochs.
 
+    ``dataset``: ``"freihand"`` (the fixture; MANO file given, so the vertex terms are on) or
+    ``"synthetic"`` (rendered from the asset itself; no augmentation, no vertex terms).
     ``sections`` are merged over the defaults one level deep (e.g. ``train={"epochs": 3}``).
     """
+    synthetic = dataset == "synthetic"
 
     def spec(split: str) -> dict:
-        return {"name": "freihand", "root": str(root / "frei"), "split": split, "options": {"masks": True, "openpose": False}}
+        options = {"masks": True, "openpose": False}
+        if synthetic:
+            options.update(verts=False, augment=False)
+        return {"name": dataset, "root": str(root / ("synthetic" if synthetic else "frei")), "split": split, "options": options}
 
     data = {
         "experiment": {"name": name, "output_dir": str(root / "outputs"), "seed": 0},
-        "hand": {"model": "nimble", "assets_dir": str(root / "nimble"), "mano_dir": str(root / "mano")},
+        "hand": {"model": "nimble", "assets_dir": str(root / "nimble"), "mano_dir": None if synthetic else str(root / "mano")},
         "model": {"backbone": "resnet18", "pretrained": False, "light": "none"},
         "render": {"image_size": SIZE, "supersample": 1, "shading": "albedo"},
         "data": {"train": [spec("train")], "val": [spec("evaluation")], "batch_size": 4, "val_batch_size": 3, "num_workers": 0},
-        "loss": {"supervision": "full", "drop": ["perceptual"]},
+        "loss": {"supervision": "full", "drop": ["perceptual"] + (["vert_3d", "edge_length"] if synthetic else [])},
         "optim": {"lr": 1e-3},
         "train": {"epochs": 2, "eval_interval": 1, "save_interval": 1, "log_interval": 1, "image_log_interval": 1000},
         "eval": {"lpips": False, "figure_samples": 3},

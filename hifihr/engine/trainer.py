@@ -11,7 +11,7 @@ epoch's seed, every batch takes one optimiser step, then the network is evaluate
 One step: forward (under ``train.amp`` autocast), the :class:`~hifihr.losses.Objective` at the
 epoch, a check that every term is finite (agreed over the ranks), backward (fp16: through a
 GradScaler), the gradient norm (clipped to ``optim.grad_clip`` when set), the optimiser step. A
-step whose loss or gradient is NaN/inf is skipped (no update), logged and counted; more than
+step whose loss or gradient is NaN/inf is skipped (no update, BatchNorm statistics restored), logged and counted; more than
 ``train.max_nonfinite_steps`` in a row stop the run with :class:`NonFiniteLossError`, leaving the
 last good checkpoint as it was.
 
@@ -196,6 +196,12 @@ class Trainer:
         self.model = wrap_model(self.model, self.ctx)
         self.objective = Objective(cfg.loss.resolved_weights(), base=cfg.loss.base).to(self.ctx.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.norm_buffers = [
+            buffer
+            for module in self.model.modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm)
+            for buffer in module.buffers()
+        ]
         self.optimizer = self._build_optimizer()
         self.amp_dtype = AMP_DTYPES[cfg.train.amp]
         self.scaler = torch.amp.GradScaler(self.ctx.device.type, enabled=cfg.train.amp == "fp16")
@@ -393,6 +399,7 @@ class Trainer:
         The gradients stay in the parameters' ``.grad`` until the next step.
         """
         self.optimizer.zero_grad(set_to_none=True)
+        norm_state = [buffer.clone() for buffer in self.norm_buffers]
         pred, out = self.forward(batch, epoch)
         names = list(out.unweighted)
         values = torch.stack([out.total.detach().double()] + [out.unweighted[n].detach().double() for n in names])
@@ -408,6 +415,8 @@ class Trainer:
         loss = float(host[0])
         if flags[0]:
             bad = tuple(n for n in names if not math.isfinite(terms[n])) or ("total",)
+            # A skipped step changes nothing: not even the BatchNorm statistics its forward updated.
+            self._restore_norm_buffers(norm_state)
             if self.ctx.distributed:
                 # Every rank skips together; DDP still expects this forward's backward, so run
                 # one through the outputs times zero and throw the gradients away.
@@ -423,10 +432,16 @@ class Trainer:
             grad_norm = torch.nn.utils.get_total_norm(grads)
         grad_norm_value = float(grad_norm)
         if not math.isfinite(grad_norm_value) and not self.scaler.is_enabled():
+            self._restore_norm_buffers(norm_state)
             return StepResult(loss, terms, weighted, grad_norm_value, True, ("gradient",)), pred
         self.scaler.step(self.optimizer)
         self.scaler.update()
         return StepResult(loss, terms, weighted, grad_norm_value, False), pred
+
+    def _restore_norm_buffers(self, saved: list[torch.Tensor]) -> None:
+        with torch.no_grad():
+            for buffer, value in zip(self.norm_buffers, saved):
+                buffer.copy_(value)
 
     # ------------------------------------------------------------------ epochs
     def _epoch_batches(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,176 @@
+"""Training runs on tiny data: the losses fall, the run folder holds what it should, a run killed
+mid-epoch resumes bit for bit, non-finite losses are skipped then stop the run, staged training
+loads and freezes what the config says."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import train as train_cli
+from hifihr.config import load_config, save_config
+from hifihr.engine import CheckpointError, NonFiniteLossError, Trainer, load_checkpoint, read_metrics
+from hifihr.losses import LossOutput
+from test_engine_setup import tiny_config, tiny_root  # noqa: F401  (fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_root):
+    """A 2-epoch run on the FreiHAND fixture, batches of 2 (4 per epoch), a checkpoint every
+    step, no validation: the uninterrupted reference of the resume test and the start of the
+    staged-training tests."""
+    cfg = tiny_config(
+        tiny_root,
+        name="reference",
+        data={"batch_size": 2, "val": []},
+        train={"epochs": 2, "checkpoint_interval": 1, "save_interval": 1},
+    )
+    Trainer(cfg, device="cpu", tensorboard=False).fit()
+    return cfg
+
+
+def test_short_training_lowers_the_losses_and_writes_the_run(tiny_root):
+    cfg = tiny_config(tiny_root, name="learn", dataset="synthetic", train={"epochs": 10, "eval_interval": 10, "save_interval": 5})
+    results = Trainer(cfg, device="cpu").fit()
+    run = tiny_root / "outputs" / "learn"
+    losses = [record["loss"] for record in read_metrics(run / "metrics.jsonl", "train")]
+    # One batch (4 samples, no augmentation) per epoch: the network fits it.
+    assert len(losses) == 10 and sum(losses[-3:]) / 3 < 0.75 * losses[0], losses
+    assert load_config(run / "config.json") == cfg
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0005.pt", "epoch_0010.pt", "last.pt"]
+    last = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert (last["epoch"], last["batches_done"], last["step"]) == (10, 1, 10)
+    assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
+    evaluations = read_metrics(run / "metrics.jsonl", "eval")
+    assert [(e["epoch"], e["step"]) for e in evaluations] == [(10, 10)]
+    metrics = json.loads((run / "eval" / "10" / "metrics.json").read_text())
+    assert metrics["datasets"] == results == evaluations[0]["datasets"]
+    split = results["synthetic_evaluation"]
+    assert split["num_samples"] == 4 and split["files"] == ["pred.json", "samples.png"]
+    assert 0 < split["pa_mpjpe_mm"] < split["mpjpe_mm"] and 0 < split["psnr_db"] < 60
+    xyz, verts = json.loads((run / "eval" / "10" / "synthetic_evaluation" / "pred.json").read_text())
+    assert len(xyz) == len(verts) == 4 and all(len(j) == 21 and len(j[0]) == 3 for j in xyz)
+
+
+def _train_records(run: Path) -> list[tuple]:
+    return [(r["epoch"], r["step"], r["loss"], tuple(sorted(r["terms"].items()))) for r in read_metrics(run / "metrics.jsonl", "train")]
+
+
+def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(tiny_root, trained, tmp_path):
+    cfg_path = tmp_path / "config.json"
+    save_config(trained, cfg_path)
+    run = tiny_root / "outputs" / "killed"
+    last = run / "checkpoints" / "last.pt"
+    command = [sys.executable, str(REPO / "train.py"), "--config", str(cfg_path), "--set", "experiment.name=killed", "--device", "cpu", "--no-tensorboard"]
+    env = dict(os.environ, OMP_NUM_THREADS=str(torch.get_num_threads()))
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.kill()
+    _, stderr = process.communicate()
+    assert last.exists(), stderr.decode()[-2000:]
+    state = load_checkpoint(last)
+    assert state["epoch"] == 1 and 0 < state["batches_done"] < 4, "the kill must land mid-epoch"
+
+    killed = dataclasses.replace(trained, experiment=dataclasses.replace(trained.experiment, name="killed"))
+    resumed = Trainer(killed, device="cpu", resume=True, tensorboard=False)
+    assert (resumed.epoch, resumed.batches_done) == (1, state["batches_done"])
+    resumed.fit()
+
+    reference = tiny_root / "outputs" / "reference"
+    assert _train_records(run) == _train_records(reference) and len(_train_records(reference)) == 8
+    final, expected = load_checkpoint(last), load_checkpoint(reference / "checkpoints" / "last.pt")
+    assert final["step"] == expected["step"] == 8
+    for key, value in expected["model"].items():
+        assert torch.equal(final["model"][key], value), key
+    for index, values in expected["optimizer"]["state"].items():
+        assert all(torch.equal(final["optimizer"]["state"][index][k], v) for k, v in values.items())
+
+
+def test_nonfinite_losses_are_skipped_then_stop_the_run(tiny_root):
+    cfg = tiny_config(tiny_root, name="nonfinite", data={"val": []}, train={"epochs": 3, "max_nonfinite_steps": 1})
+    trainer = Trainer(cfg, device="cpu", tensorboard=False)
+    original = trainer.objective.forward
+
+    def poisoned(pred, batch, epoch):
+        out = original(pred, batch, epoch)
+        if epoch < 2:
+            return out
+        unweighted = dict(out.unweighted, joint_3d=out.unweighted["joint_3d"] * float("nan"))
+        return LossOutput(out.total * float("nan"), out.weighted, unweighted, out.weights)
+
+    trainer.objective.forward = poisoned
+    with pytest.raises(NonFiniteLossError, match=r"2 consecutive steps .*joint_3d.* at epoch 2, step 4.*last good checkpoint"):
+        trainer.fit()
+    state = load_checkpoint(tiny_root / "outputs" / "nonfinite" / "checkpoints" / "last.pt")
+    assert (state["epoch"], state["batches_done"], state["nonfinite"]) == (1, 2, {"consecutive": 0, "total": 0})
+    for key, value in trainer.model.state_dict().items():  # the skipped steps changed nothing
+        assert torch.equal(state["model"][key], value), key
+    records = read_metrics(tiny_root / "outputs" / "nonfinite" / "metrics.jsonl", "train")
+    assert [r["skipped"] for r in records] == [0, 0, 1]
+
+
+def test_staged_training_loads_the_model_and_freezes_groups(tiny_root, trained):
+    source = tiny_root / "outputs" / "reference" / "checkpoints" / "last.pt"
+    frozen = ["encoder", "trunk", "pose_head", "shape_head"]
+    cfg = tiny_config(
+        tiny_root,
+        name="texture_only",
+        data={"batch_size": 2, "val": []},
+        train={"epochs": 1},
+        init={"checkpoint": str(source), "load": ["model"], "freeze": frozen},
+    )
+    trainer = Trainer(cfg, device="cpu", tensorboard=False)
+    trainer.fit()
+    before = load_checkpoint(source)["model"]
+    after = trainer.model.state_dict()
+    for key, value in after.items():
+        if key.split(".")[0] in frozen:  # weights and BatchNorm statistics untouched
+            assert torch.equal(value, before[key]), key
+    assert not torch.equal(after["texture_head.layers.2.weight"], before["texture_head.layers.2.weight"])
+    assert {p.data_ptr() for p in trainer.params} == {p.data_ptr() for p in trainer.model.texture_head.parameters()}
+
+    # The optimiser state of a run that trained every parameter does not fit this one.
+    with pytest.raises(CheckpointError, match="parameters per group"):
+        Trainer(
+            tiny_config(tiny_root, name="bad_optimizer", init={"checkpoint": str(source), "load": ["model", "optimizer"], "freeze": frozen}),
+            device="cpu",
+            tensorboard=False,
+        )
+    # 'scheduler' continues the source's counters; the learning rate still comes from this config.
+    continued = Trainer(
+        tiny_config(
+            tiny_root,
+            name="continued",
+            data={"batch_size": 2},
+            optim={"lr": 5e-4},
+            train={"epochs": 3},
+            init={"checkpoint": str(source), "load": ["model", "optimizer", "scheduler"]},
+        ),
+        device="cpu",
+        tensorboard=False,
+    )
+    assert (continued.epoch, continued.step_count) == (3, 8)
+    assert continued._set_lr(3) == 5e-4 and continued.optimizer.param_groups[0]["lr"] == 5e-4
+
+
+def test_cli_refuses_to_overwrite_or_resume_nothing(tiny_root, trained, tmp_path, capsys):
+    cfg_path = tmp_path / "config.json"
+    save_config(trained, cfg_path)
+    assert train_cli.main(["--config", str(cfg_path), "--device", "cpu"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert train_cli.main(["--config", str(cfg_path), "--set", "experiment.name=nothing_yet", "--resume", "--device", "cpu"]) == 2
+    assert "no checkpoint to resume" in capsys.readouterr().err
+    assert train_cli.main(["--config", str(cfg_path), "--set", "train.epochs=0"]) == 2
+    assert "train.epochs" in capsys.readouterr().err
