@@ -10,9 +10,10 @@ deterministic crops, placed at the ground-truth root (or its predicted root, ``m
   (mm, cm), AUC over 0-50 mm with 100 thresholds, F@5/F@15 mm, and the unaligned and
   root-aligned errors, plus the toolbox's ``scores.txt`` keys under ``official``. Mesh metrics
   need the ground-truth vertices and predicted vertices of the same topology (MANO, 778).
-* **Texture** (:func:`hifihr.metrics.texture_metrics`): the render against the input crop,
-  inside the ground-truth hand mask where the split has masks (FreiHAND), else inside the
-  rendered silhouette (HO-3D), with ``eval.texture_protocol``: ``"masked"`` per image, or
+* **Texture** (:func:`hifihr.metrics.texture_metrics`): the render (clamped to [0, 1], as a
+  saved image) against the input crop, inside the ground-truth hand mask where the split has
+  masks (FreiHAND), else, and always for HO-3D as the reference did, inside the rendered
+  silhouette, with ``eval.texture_protocol``: ``"masked"`` per image, or
   ``"reference"`` per batch as the paper's numbers. LPIPS (AlexNet) when ``eval.lpips`` and its
   weights are in the cache; when they are not, a note says which file is missing and how to
   provide it, and every other metric is still computed.
@@ -173,7 +174,7 @@ class Evaluator:
             self.lpips = self.lpips.to(ctx.device).eval()
 
     @torch.no_grad()
-    def _collect(self, model: nn.Module, loader, progress, tag: str) -> _Collected:
+    def _collect(self, model: nn.Module, loader, progress, tag: str, dataset_name: str) -> _Collected:
         out = _Collected()
         protocol = self.cfg.eval.texture_protocol
         task = progress.add_task(f"eval {tag}", total=len(loader), status="")
@@ -192,8 +193,9 @@ class Evaluator:
             if "verts3d" in batch:
                 out.gt_verts += list(batch["verts3d"].double().cpu().numpy())
             if pred.render is not None:
-                out.gt_mask.add("mask" in batch)
-                mask = batch["mask"] if "mask" in batch else (pred.render.alpha > 0).float()
+                gt_mask = "mask" in batch and dataset_name not in HO3D_DATASETS
+                out.gt_mask.add(gt_mask)
+                mask = batch["mask"] if gt_mask else (pred.render.alpha > 0).float()
                 render = pred.render.rgb.float().clamp(0.0, 1.0)  # what a saved image shows
                 values = texture_metrics(render, batch["image"], mask.float(), protocol, self.lpips)
                 for name in ("psnr_db", "ssim", "l1", "l2", "lpips"):
@@ -325,7 +327,7 @@ class Evaluator:
         with progress:
             for named, loader in zip(self.datasets, self.loaders):
                 set_epoch(loader, 0)
-                data = self._collect(model, loader, progress, named.tag)
+                data = self._collect(model, loader, progress, named.tag, named.spec.name)
                 parts = all_gather_objects(data, self.ctx)
                 if self.ctx.is_main:
                     results[named.tag] = self._finish(model, named, _merge(parts), Path(out_dir) / named.tag)
