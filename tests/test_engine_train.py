@@ -55,6 +55,7 @@ def test_short_training_lowers_the_losses_and_writes_the_run(tiny_root):
     assert [(e["epoch"], e["step"]) for e in evaluations] == [(10, 10)]
     metrics = json.loads((run / "eval" / "10" / "metrics.json").read_text())
     assert metrics["datasets"] == results == evaluations[0]["datasets"]
+    assert metrics["run"] == {"name": "learn", "supervision": "full", "texture": True, "hand": "nimble", "backbone": "resnet18"}
     split = results["synthetic_evaluation"]
     assert split["num_samples"] == 4 and split["files"] == ["pred.json", "samples.png"]
     assert 0 < split["pa_mpjpe_mm"] < split["mpjpe_mm"] and 0 < split["psnr_db"] < 60

@@ -22,7 +22,8 @@ deterministic crops, placed at the ground-truth root (or its predicted root, ``m
   for HO-3D the Codalab format instead (HO-3D joint order, OpenGL frame for joints *and*
   vertices, ``evaluation.txt`` order) plus ``pred.zip`` ready to upload; ``samples.png``, the
   best, median and worst samples by PA-MPJPE (or by PSNR without 3D labels).
-* ``eval/<epoch>/metrics.json``: ``{"epoch", "step", "checkpoint", "datasets": {tag: metrics}}``.
+* ``eval/<epoch>/metrics.json``: ``{"epoch", "step", "checkpoint", "run": {"name", "supervision",
+  "texture", "hand", "backbone"}, "datasets": {tag: metrics}}``.
 
 Under DDP every rank evaluates its share of each batch; rank 0 gathers, computes and writes. The
 ``"reference"`` texture protocol then averages per-rank shards of batches (its figure depends on
@@ -332,7 +333,15 @@ class Evaluator:
                 if self.ctx.is_main:
                     results[named.tag] = self._finish(model, named, _merge(parts), Path(out_dir) / named.tag)
         if self.ctx.is_main:
-            write_json(out_dir / "metrics.json", {"epoch": epoch, "step": step, "checkpoint": checkpoint, "datasets": results})
+            run = {
+                "name": self.cfg.experiment.name,
+                "supervision": self.cfg.loss.supervision,
+                "texture": self.cfg.model.texture,
+                "hand": self.cfg.hand.model,
+                "backbone": self.cfg.model.backbone,
+            }
+            record = {"epoch": epoch, "step": step, "checkpoint": checkpoint, "run": run, "datasets": results}
+            write_json(out_dir / "metrics.json", record)
         return results
 
 
