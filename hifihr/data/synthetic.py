@@ -21,6 +21,7 @@ end, so a half-written dataset is never mistaken for a complete one.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -77,6 +78,15 @@ class SceneOptions:
     blur_sigma_px: tuple[float, float] = (0.0, 0.8)
 
 
+@functools.lru_cache(maxsize=2)
+def _sh_fit(num_coeffs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed directions [2000, 3] over the sphere and the least-squares map [K, 2000] from a
+    function's values there to its SH coefficients."""
+    normals = np.random.default_rng(0).normal(size=(2000, 3))
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    return normals, np.linalg.pinv(sh_basis(torch.from_numpy(normals), num_coeffs).numpy())
+
+
 def sample_light(rng: np.random.Generator, num_coeffs: int = 9) -> np.ndarray:
     """SH coefficients [num_coeffs, 3] of an ambient + soft directional light, fitted by least
     squares to ``ambient + diffuse * max(0, n . d)`` over the sphere, with a colour tint.
@@ -85,11 +95,8 @@ def sample_light(rng: np.random.Generator, num_coeffs: int = 9) -> np.ndarray:
     direction[2] = -abs(direction[2]) - 0.5
     direction /= np.linalg.norm(direction)
     ambient, diffuse = rng.uniform(0.35, 0.7), rng.uniform(0.3, 0.8)
-    normals = rng.normal(size=(2000, 3))
-    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-    target = ambient + diffuse * np.clip(normals @ direction, 0.0, None)
-    basis = sh_basis(torch.from_numpy(normals), num_coeffs).numpy()
-    coeffs, *_ = np.linalg.lstsq(basis, target, rcond=None)
+    normals, fit = _sh_fit(num_coeffs)
+    coeffs = fit @ (ambient + diffuse * np.clip(normals @ direction, 0.0, None))
     tint = 1.0 + rng.uniform(-0.12, 0.12, size=3)
     return coeffs[:, None] * tint[None, :]
 
@@ -148,21 +155,24 @@ def openpose_detections(joints2d: np.ndarray, rng: np.random.Generator, size: in
     return peaks, confidence
 
 
-def _place(verts: torch.Tensor, K: torch.Tensor, hand_px: float, target: np.ndarray) -> torch.Tensor:
+def _place(verts: np.ndarray, K: np.ndarray, hand_px: float, target: np.ndarray) -> np.ndarray:
     """Root position [3] (camera frame, metres) putting the 2D box of a root-relative hand
     (``verts`` [N, 3]) seen through ``K`` [3, 3] at side ``hand_px`` around pixel ``target``.
-    Scaling the root keeps its pixel and scales the hand's image by about 1/scale."""
+    Scaling the root keeps its pixel and scales the hand's image by about 1/scale. NumPy: these
+    are many tiny operations, which torch runs slower (thread start-up per call)."""
+
+    def project(root: np.ndarray) -> np.ndarray:
+        points = (verts + root) @ K.T
+        return points[:, :2] / points[:, 2:]
+
     focal = K[0, 0]
-    K = K[None]
-    root = torch.tensor([0.0, 0.0, 0.5], dtype=verts.dtype)
+    root = np.array([0.0, 0.0, 0.5])
     for _ in range(3):  # perspective makes the box size only roughly ~ 1/z: iterate
-        uv = project_points((verts + root)[None], K)[0, :, :2]
-        extent = (uv.max(0).values - uv.min(0).values).max()
-        root = root * (extent / hand_px)
-        uv = project_points((verts + root)[None], K)[0, :, :2]
-        box_centre = 0.5 * (uv.max(0).values + uv.min(0).values)
-        shift = (torch.as_tensor(target, dtype=verts.dtype) - box_centre) * root[2] / focal
-        root = root + torch.cat([shift, shift.new_zeros(1)])
+        uv = project(root)
+        root = root * ((uv.max(0) - uv.min(0)).max() / hand_px)
+        uv = project(root)
+        shift = (target - 0.5 * (uv.max(0) + uv.min(0))) * root[2] / focal
+        root = root + np.array([shift[0], shift[1], 0.0])
     return root
 
 
@@ -218,16 +228,20 @@ def render_split(
         K = torch.tensor(
             [[[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]] for f, (cx, cy) in zip(focal, centre)], dtype=torch.float32
         )
-        root = torch.stack(
-            [
-                _place(
-                    hand_out.verts[i] - model_root[i],
-                    K[i],
-                    rng.uniform(*options.hand_px),
-                    size / 2 + rng.uniform(-options.center_jitter_px, options.center_jitter_px, size=2),
-                )
-                for i in range(count)
-            ]
+        verts_rel = (hand_out.verts - model_root).double().numpy()
+        root = torch.tensor(
+            np.stack(
+                [
+                    _place(
+                        verts_rel[i],
+                        K[i].double().numpy(),
+                        rng.uniform(*options.hand_px),
+                        size / 2 + rng.uniform(-options.center_jitter_px, options.center_jitter_px, size=2),
+                    )
+                    for i in range(count)
+                ]
+            ),
+            dtype=torch.float32,
         )
         offset = root[:, None] - model_root
         lights = np.stack([sample_light(rng) for _ in range(count)])
