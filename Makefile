@@ -18,5 +18,16 @@ $(STAMP): requirements.txt requirements-pytorch3d.txt pyproject.toml
 test: install
 	$(PY) -m pytest -q
 
+# The embedded default: the synthetic data (made once), a few minutes of CPU training of the
+# self-supervised config, then its evaluation against the untrained network's.
+TRAIN_CONFIG ?= config/synthetic/self.json
+TRAIN_RUN ?= outputs/synthetic_self
+
+train: install
+	test -d datasets/synthetic || $(PY) scripts/make_synthetic.py --out datasets/synthetic
+	$(PY) train.py --config $(TRAIN_CONFIG) --overwrite
+	$(PY) evaluate.py --config $(TRAIN_CONFIG) --initial
+	$(PY) evaluate.py --config $(TRAIN_CONFIG) --checkpoint $(TRAIN_RUN)/checkpoints/last.pt --baseline $(TRAIN_RUN)/eval/0/metrics.json
+
 clean-venv:
 	rm -rf $(VENV)
