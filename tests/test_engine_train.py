@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import torch
 
 import train as train_cli
 from hifihr.config import load_config, save_config
-from hifihr.engine import CheckpointError, NonFiniteLossError, Trainer, load_checkpoint, read_metrics
+from hifihr.engine import CheckpointError, NonFiniteLossError, Trainer, TrainingInterrupted, load_checkpoint, read_metrics
 from hifihr.losses import LossOutput
 from test_engine_setup import tiny_config, tiny_root  # noqa: F401  (fixture)
 
@@ -175,3 +176,34 @@ def test_cli_refuses_to_overwrite_or_resume_nothing(tiny_root, trained, tmp_path
     assert "no checkpoint to resume" in capsys.readouterr().err
     assert train_cli.main(["--config", str(cfg_path), "--set", "train.epochs=0"]) == 2
     assert "train.epochs" in capsys.readouterr().err
+
+
+def test_sigterm_writes_the_position_and_stops(tiny_root):
+    cfg = tiny_config(tiny_root, name="preempted", data={"batch_size": 2, "val": []}, train={"epochs": 1})
+    trainer = Trainer(cfg, device="cpu", tensorboard=False)
+    original = trainer.objective.forward
+
+    def preempted(pred, batch, epoch):  # the scheduler's SIGTERM arrives during step 2
+        if trainer.step_count == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(pred, batch, epoch)
+
+    trainer.objective.forward = preempted
+    with pytest.raises(TrainingInterrupted, match=r"epoch 1, batch 2/4 \(step 2\).*--resume"):
+        trainer.fit()
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is put back
+    state = load_checkpoint(tiny_root / "outputs" / "preempted" / "checkpoints" / "last.pt")
+    assert (state["epoch"], state["batches_done"], state["step"]) == (1, 2, 2)
+
+
+def test_bf16_autocast_step_trains(tiny_root):
+    steps = {}
+    for amp in ("none", "bf16"):
+        trainer = Trainer(tiny_config(tiny_root, name=f"amp_{amp}", data={"val": []}, train={"amp": amp}), device="cpu", tensorboard=False)
+        trainer.set_train_mode()
+        before = trainer.model.pose_head.layers[2].weight.detach().clone()
+        result, pred = trainer.train_step(next(trainer._epoch_batches(1, 0)), 1)
+        assert not result.skipped and not torch.equal(trainer.model.pose_head.layers[2].weight, before)
+        steps[amp] = (result, pred)
+    assert steps["bf16"][1].joints3d.dtype == torch.bfloat16 and steps["none"][1].joints3d.dtype == torch.float32
+    assert abs(steps["bf16"][0].loss - steps["none"][0].loss) < 0.02 * steps["none"][0].loss

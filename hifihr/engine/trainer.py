@@ -13,7 +13,8 @@ epoch, a check that every term is finite (agreed over the ranks), backward (fp16
 GradScaler), the gradient norm (clipped to ``optim.grad_clip`` when set), the optimiser step. A
 step whose loss or gradient is NaN/inf is skipped (no update, BatchNorm statistics restored), logged and counted; more than
 ``train.max_nonfinite_steps`` in a row stop the run with :class:`NonFiniteLossError`, leaving the
-last good checkpoint as it was.
+last good checkpoint as it was. (With fp16, overflowing gradients are the GradScaler's business:
+it skips that update and lowers its scale; such steps are not counted.)
 
 Starting points:
 
