@@ -55,6 +55,8 @@ def evaluate_config(
     Returns:
         (the evaluation folder, tag -> metrics; {} on ranks other than 0).
     """
+    if not cfg.data.val:
+        raise ValueError("data.val is empty: nothing to evaluate on")
     ctx = init_distributed(device)
     model = build_network(cfg)
     logger = RunLogger(None, enabled=ctx.is_main, console=console, tensorboard=False)
@@ -73,8 +75,6 @@ def evaluate_config(
             source = cfg.init.checkpoint
     folder = Path(out_dir) if out_dir is not None else run_dir(cfg) / "eval" / str(epoch)
     model = wrap_model(model, ctx)
-    if not cfg.data.val:
-        raise ValueError("data.val is empty: nothing to evaluate on")
     evaluator = Evaluator(cfg, ctx, logger)
     results = evaluator.evaluate(model, epoch, step, folder, checkpoint=source)
     for tag, metrics in results.items():
