@@ -416,13 +416,14 @@ class Trainer:
         loss = float(host[0])
         if flags[0]:
             bad = tuple(n for n in names if not math.isfinite(terms[n])) or ("total",)
-            # A skipped step changes nothing: not even the BatchNorm statistics its forward updated.
-            self._restore_norm_buffers(norm_state)
             if self.ctx.distributed:
                 # Every rank skips together; DDP still expects this forward's backward, so run
                 # one through the outputs times zero and throw the gradients away.
                 (sum(t.float().sum() for t in _output_tensors(pred)) * 0.0).backward()
                 self.optimizer.zero_grad(set_to_none=True)
+            # A skipped step changes nothing: not even the BatchNorm statistics its forward
+            # updated (restored after any backward, which may read them).
+            self._restore_norm_buffers(norm_state)
             return StepResult(loss, terms, weighted, None, True, bad), pred
         self.scaler.scale(out.total).backward()
         self.scaler.unscale_(self.optimizer)
