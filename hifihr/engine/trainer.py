@@ -528,6 +528,7 @@ class Trainer:
         self.set_train_mode()
         task = progress.add_task(f"epoch {epoch}/{train.epochs}", total=self.batches_per_epoch, completed=self.batches_done, status="")
         self._last_log_time = time.perf_counter()
+        tick = time.perf_counter()
         for batch in self._epoch_batches(epoch, self.batches_done):
             result, pred = self.train_step(batch, epoch)
             self.batches_done += 1
@@ -541,7 +542,11 @@ class Trainer:
                 self._log(epoch, lr)
             if self.ctx.is_main and self.step_count % train.image_log_interval == 0:
                 self._log_images(batch, pred)
-            progress.update(task, advance=1, status=f"loss {result.loss:.4e}")
+            now = time.perf_counter()
+            terms = " ".join(f"{name} {value:.3g}" for name, value in result.weighted.items())
+            rate = self.cfg.data.batch_size / max(now - tick, 1e-9)
+            progress.update(task, advance=1, status=f"loss {result.loss:.4e} ({terms}) {rate:.1f} img/s")
+            tick = now
             mid_epoch = self.batches_done < self.batches_per_epoch
             if self._stop_requested:
                 self.save()
