@@ -92,6 +92,7 @@ class ModelConfig:
     root: Literal["gt", "predicted"] = _f("gt", "where the mesh is placed in the camera: ground-truth root (reference) or predicted")
     texture: bool = _f(True, "regress texture coefficients (the texture head); needed by the photometric losses")
     use_mean_shape: bool = _f(False, "fix the shape to the mean (zero coefficients), as the reference's RHD pretraining")
+    mean_orientation: tuple[float, ...] = _f((0.0, 0.0, 0.0), "axis-angle (radians, camera frame) the predicted root rotation is relative to; zeros = the reference")
 
 
 @dataclass(frozen=True)
@@ -393,6 +394,8 @@ def _validate(cfg: Config) -> None:
     if cfg.hand.model not in list_hand_models():
         raise ConfigError(f"hand.model: {cfg.hand.model!r} is not a registered hand model ({', '.join(list_hand_models())})")
     _check_datasets(cfg)
+    if len(cfg.model.mean_orientation) != 3:
+        raise ConfigError(f"model.mean_orientation: expected 3 numbers (axis-angle, radians), got {list(cfg.model.mean_orientation)}")
     if len(cfg.render.background) != 3 or not all(0.0 <= c <= 1.0 for c in cfg.render.background):
         raise ConfigError(f"render.background: expected 3 numbers in [0, 1], got {list(cfg.render.background)}")
     allowed_shading = _SHADING_FOR_LIGHT[cfg.model.light]

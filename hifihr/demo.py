@@ -174,9 +174,7 @@ def reconstruct(
     images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).to(device)
     K_crop = torch.from_numpy(np.stack([v.K for v in views])).float().to(device)
     pred = model(images, K_crop, render=False)
-    hand = model.hand(pred.shape_params, pred.pose_params, pred.texture_params) if model.uv_texture else model.hand(
-        pred.shape_params, pred.pose_params
-    )
+    hand = model.posed_hand(pred)
     offset = pred.root[:, None] - hand.joints[:, 9:10]
     light = model.light_from_params(pred.light)
     results = []

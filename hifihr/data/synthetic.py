@@ -60,8 +60,10 @@ class SceneOptions:
         coeff_std: std of the normalised shape / pose / texture coefficients (normal, clipped
             at ``coeff_clip``: the PCA prior within its plausible range).
         tilt_deg: random tilt of the hand away from fingers-up (an axis-angle of this size at
-            most, random axis); in-plane rotation is free (FreiHAND's training rotates anyway).
-        back_probability: chance of showing the back of the hand.
+            most, random axis).
+        spin_deg: in-plane rotation range (uniform in ±spin_deg); training may rotate more.
+        back_probability: chance of showing the back of the hand (0 by default: a regressor
+            trained for minutes on a CPU cannot resolve the 180-degree ambiguity of two views).
         noise_std: sensor noise std range, [0, 1] image units.
         blur_sigma_px: Gaussian blur sigma range, pixels.
     """
@@ -72,8 +74,9 @@ class SceneOptions:
     center_jitter_px: float = 10.0
     coeff_std: tuple[float, float, float] = (0.8, 0.8, 1.0)
     coeff_clip: float = 2.0
-    tilt_deg: float = 60.0
-    back_probability: float = 0.4
+    tilt_deg: float = 35.0
+    spin_deg: float = 30.0
+    back_probability: float = 0.0
     noise_std: tuple[float, float] = (0.0, 0.02)
     blur_sigma_px: tuple[float, float] = (0.0, 0.8)
 
@@ -215,7 +218,7 @@ def render_split(
         for _ in range(count):
             base = PALM_TO_CAMERA if rng.uniform() >= options.back_probability else BACK_TO_CAMERA @ PALM_TO_CAMERA
             tilt = Rotation.from_rotvec(rng.normal(size=3) / math.sqrt(3) * math.radians(options.tilt_deg) * rng.uniform())
-            spin = Rotation.from_euler("z", rng.uniform(-180, 180), degrees=True)
+            spin = Rotation.from_euler("z", rng.uniform(-options.spin_deg, options.spin_deg), degrees=True)
             rotations.append((spin * tilt * Rotation.from_matrix(base)).as_rotvec())
         shape = torch.tensor(coeffs[0], dtype=torch.float32)
         pose = torch.tensor(np.concatenate([np.stack(rotations), coeffs[1]], axis=1), dtype=torch.float32)

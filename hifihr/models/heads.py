@@ -43,12 +43,19 @@ class Trunk(nn.Module):
 
 
 class ParamHead(nn.Module):
-    """``Linear(512, 128) -> ReLU -> Linear(128, n)``: one group of hand parameters."""
+    """``Linear(512, 128) -> ReLU -> Linear(128, n)``: one group of hand parameters.
+
+    The last layer starts with small weights (std 1e-3) and zero bias, so the untrained network
+    predicts zero normalised coefficients: the PCA-mean hand at the mean orientation (HaMeR
+    predicts offsets from mean parameters likewise). The reference's Kaiming initialisation
+    gives random poses, which its RHD pretraining then had to undo.
+    """
 
     def __init__(self, out_features: int, in_features: int = 512) -> None:
         super().__init__()
         self.layers = _mlp_head(in_features, out_features)
         self.layers.apply(init_weights)
+        nn.init.normal_(self.layers[-1].weight, std=1e-3)
 
     def forward(self, trunk: torch.Tensor) -> torch.Tensor:
         return self.layers(trunk)

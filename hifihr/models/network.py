@@ -14,6 +14,7 @@ placed the mesh by NIMBLE joint 11 and the keypoints by the regressed keypoint 9
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import torch
@@ -21,6 +22,7 @@ from torch import nn
 
 from ..hand import load_hand_model
 from ..hand.joints import ROOT_INDEX
+from ..hand.lbs import axis_angle_to_matrix
 from ..hand.nimble import NimbleLayer
 from ..losses.prediction import Prediction
 from ..render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
@@ -42,6 +44,10 @@ class HiFiHR(nn.Module):
         texture: regress texture (the texture head).
         use_mean_shape: fix the shape coefficients to zero (the PCA mean shape).
         soft_silhouette: also render the differentiable silhouette (the ``sil`` loss reads it).
+        mean_orientation: axis-angle [3] (radians, camera frame): the predicted root rotation is
+            relative to it, ``R = R_mean R_pred``. Zeros (the reference) make the head learn the
+            typical orientation from scratch; "fingers up, palm to the camera" is
+            ``(pi/2, 0, 0)`` for NIMBLE-format hands (fingers +z, palm -y in the model frame).
 
     Submodules (the groups ``init.freeze`` can name): ``encoder``, ``trunk``, ``pose_head``,
     ``shape_head``, ``texture_head``, ``light_head``, ``camera_head``.
@@ -57,6 +63,7 @@ class HiFiHR(nn.Module):
         texture: bool = True,
         use_mean_shape: bool = False,
         soft_silhouette: bool = True,
+        mean_orientation: tuple[float, float, float] = (0.0, 0.0, 0.0),
     ) -> None:
         super().__init__()
         if root not in ("gt", "predicted"):
@@ -81,6 +88,9 @@ class HiFiHR(nn.Module):
         self.light_head = None if light == "none" else LightHead(light, encoder.low_channels, encoder.low_reduction)
         self.camera_head = CameraHead() if root == "predicted" else None
         self.register_buffer(
+            "mean_rotation", axis_angle_to_matrix(torch.tensor(mean_orientation, dtype=torch.float32)), persistent=False
+        )
+        self.register_buffer(
             "background",
             torch.tensor(renderer.background if renderer is not None else (1.0, 1.0, 1.0)),
             persistent=False,
@@ -100,6 +110,28 @@ class HiFiHR(nn.Module):
         if texture_params is None:  # no texture head: flat mid-grey albedo
             return TexturesVertex(torch.full_like(hand_out.verts, 0.5))
         return TexturesVertex(torch.sigmoid(texture_params).reshape(batch, -1, 3))
+
+    def _orient(self, hand_out):
+        """Apply the mean orientation to every position of the hand (about the model origin:
+        a translation, which re-rooting removes, is all that differs from rotating about the
+        root joint)."""
+        if torch.equal(self.mean_rotation, torch.eye(3, device=self.mean_rotation.device)):
+            return hand_out
+        rotation = self.mean_rotation.T.to(hand_out.verts.dtype)
+        return dataclasses.replace(
+            hand_out,
+            verts=hand_out.verts @ rotation,
+            joints=hand_out.joints @ rotation,
+            eval_verts=hand_out.eval_verts @ rotation,
+            model_joints=hand_out.model_joints @ rotation,
+        )
+
+    def posed_hand(self, pred: Prediction):
+        """The hand layer's output for a prediction's parameters, oriented as the network places
+        it (before placement in the camera): the skin mesh, UVs and texture map for export."""
+        if self.uv_texture:
+            return self._orient(self.hand(pred.shape_params, pred.pose_params, pred.texture_params))
+        return self._orient(self.hand(pred.shape_params, pred.pose_params))
 
     def forward(
         self,
@@ -137,6 +169,7 @@ class HiFiHR(nn.Module):
             hand_out = self.hand(shape, pose, texture)
         else:
             hand_out = self.hand(shape, pose)
+        hand_out = self._orient(hand_out)
         model_root = hand_out.joints[:, root_index : root_index + 1]
         if self.camera_head is not None:
             root = self.camera_head(trunk, K, tuple(image.shape[2:]))
@@ -204,4 +237,5 @@ def build_model(hand_cfg, model_cfg, render_cfg) -> HiFiHR:
         texture=model_cfg.texture,
         use_mean_shape=model_cfg.use_mean_shape,
         soft_silhouette=render_cfg.soft_silhouette,
+        mean_orientation=tuple(model_cfg.mean_orientation),
     )
