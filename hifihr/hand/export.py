@@ -6,6 +6,7 @@ Both open with their texture in Blender, MeshLab and trimesh. OBJ keeps the UV l
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -36,8 +37,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def _png_bytes(image: np.ndarray) -> bytes:
     """PNG bytes of an RGB image [H, W, 3] in [0, 1] (rounded to 8 bits)."""
-    import io
-
     buffer = io.BytesIO()
     Image.fromarray(np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -386,7 +386,8 @@ class NimbleLayer(nn.Module):
 
     def export_map(self, texture: torch.Tensor, name: str) -> torch.Tensor:
         """Normal (``"normal"``) or specular (``"spec"``) map [B, size, size, 3] in [0, 1], RGB,
-        computed on the CPU from the same coefficients as the diffuse map; on ``texture``'s device."""
+        computed on the CPU from the same coefficients as the diffuse map, without gradient
+        (they are for export); returned on ``texture``'s device."""
         if name not in self._export_maps:
             raise ValueError(f"map: expected one of {sorted(self._export_maps)}, got {name!r}")
         pca = self._export_maps[name]
