@@ -40,6 +40,7 @@ from ..hand.joints import ROOT_INDEX
 from ..hand.nimble import NimbleLayer
 from ..render import Renderer, SHLight, TexturesUV, project_points
 from ..render.lights import sh_basis
+from .transforms import project
 
 #: Model frame -> camera frame for fingers up (-y), palm towards the camera (-z), thumb right:
 #: NIMBLE's fingers point along +z, the palm faces -y and the thumb is on +x.
@@ -163,17 +164,12 @@ def _place(verts: np.ndarray, K: np.ndarray, hand_px: float, target: np.ndarray)
     (``verts`` [N, 3]) seen through ``K`` [3, 3] at side ``hand_px`` around pixel ``target``.
     Scaling the root keeps its pixel and scales the hand's image by about 1/scale. NumPy: these
     are many tiny operations, which torch runs slower (thread start-up per call)."""
-
-    def project(root: np.ndarray) -> np.ndarray:
-        points = (verts + root) @ K.T
-        return points[:, :2] / points[:, 2:]
-
     focal = K[0, 0]
     root = np.array([0.0, 0.0, 0.5])
     for _ in range(3):  # perspective makes the box size only roughly ~ 1/z: iterate
-        uv = project(root)
+        uv = project(K, verts + root)
         root = root * ((uv.max(0) - uv.min(0)).max() / hand_px)
-        uv = project(root)
+        uv = project(K, verts + root)
         shift = (target - 0.5 * (uv.max(0) + uv.min(0))) * root[2] / focal
         root = root + np.array([shift[0], shift[1], 0.0])
     return root
