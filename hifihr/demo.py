@@ -32,6 +32,8 @@ import numpy as np
 import torch
 
 from .config import config_from_dict
+from .data.io import ImageReadError
+from .data.io import read_image as decode_image
 from .data.transforms import View, crop, mirror, warp_image
 from .engine.checkpoint import load_checkpoint, load_model_weights
 from .hand.export import export_textured_mesh
@@ -294,10 +296,10 @@ def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading
 
 def read_image(path: Path) -> np.ndarray:
     """RGB float image [H, W, 3] in [0, 1]; DemoError when unreadable."""
-    data = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if data is None:
-        raise DemoError(f"{path}: not a readable image")
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    try:
+        return decode_image(path).astype(np.float32) / 255.0
+    except ImageReadError as err:
+        raise DemoError(str(err)) from err
 
 
 def iter_frames(source: Path, every: int = 1) -> Iterator[Frame | DemoError]:
