@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from hifihr.data import build_dataset
 from hifihr.data.io import read_channel
-from hifihr.data.synthetic import generate, openpose_detections
+from hifihr.data.synthetic import PALM_TO_CAMERA, SCENES, SceneOptions, generate, openpose_detections, sample_background
 from hifihr.hand import load_hand_model
 from hifihr.render import Renderer, SHLight, TexturesUV, project_points
 
@@ -77,3 +79,31 @@ def test_same_seed_same_dataset(tmp_path):
     assert (a / "training" / "rgb" / "00000001.jpg").read_bytes() == (b / "training" / "rgb" / "00000001.jpg").read_bytes()
     with pytest.raises(FileExistsError):
         generate(tmp_path / "a", num_train=1, num_eval=1, show_progress=False)
+
+
+def test_studio_scene_flat_background_and_orientation(dataset):
+    """The default (studio) scene: a flat background away from the hand, and a hand within
+    tilt + spin (10 + 10 degrees) of fingers-up, palm to the camera."""
+    assert SCENES["studio"] == SceneOptions()
+    params = json.loads((dataset / "training_params.json").read_text())
+    for index, sample in enumerate(params):
+        image = cv2.imread(str(dataset / "training" / "rgb" / f"{index:08d}.jpg"))[..., ::-1] / 255.0
+        mask = read_channel(dataset / "training" / "mask" / f"{index:08d}.jpg") >= 128
+        far = cv2.dilate(mask.astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
+        background = image[far]
+        assert far.mean() > 0.3
+        assert background.std(axis=0).max() < 0.04  # sensor noise (std <= 0.02) and JPEG only
+        assert (background.mean(axis=0) > 0.15).all() and (background.mean(axis=0) < 0.95).all()
+        relative = Rotation.from_rotvec(sample["pose"][:3]) * Rotation.from_matrix(PALM_TO_CAMERA).inv()
+        assert np.degrees(relative.magnitude()) <= 20.0 + 1e-3
+
+
+def test_background_kinds():
+    flat = sample_background(np.random.default_rng(0), 64, "flat")
+    assert flat.shape == (64, 64, 3) and np.ptp(flat, axis=(0, 1)).max() == 0.0
+    assert ((flat >= 0.2) & (flat <= 0.9)).all()
+    spreads = [np.ptp(sample_background(np.random.default_rng(seed), 64, "clutter"), axis=(0, 1)).max() for seed in range(8)]
+    assert min(spreads) > 0.05  # gradients, noise, stripes: never one colour
+    assert SCENES["clutter"].background == "clutter" and SCENES["clutter"].tilt_deg > SCENES["studio"].tilt_deg
+    with pytest.raises(ValueError, match="background: expected one of flat, clutter, got 'noise'"):
+        SceneOptions(background="noise")

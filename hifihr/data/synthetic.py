@@ -4,8 +4,16 @@ the project's open hand), so that everything runs without licensed data.
 Each sample draws a shape, a pose (from the pose-PCA prior, clipped), a texture, a global
 orientation (fingers roughly up, palm or back to the camera, then perturbed), an SH light and
 a camera (focal length, hand size and position in the crop as in FreiHAND's 224 crops). The
-hand is rendered over a procedural background (gradient, smooth noise, stripes, clutter
-shapes), then blurred a little and given sensor noise.
+hand is rendered over a background, then blurred a little and given sensor noise.
+
+Two scenes (:data:`SCENES`, ``scripts/make_synthetic.py --scene``):
+
+* ``studio`` (the default): a flat random colour behind a hand within 10 degrees of
+  fingers-up, filling most of the crop. A from-scratch encoder starts to learn articulation
+  from it within minutes on a CPU (``docs/performance.md``, "Learning on the synthetic data").
+* ``clutter``: procedural backgrounds (gradient, smooth noise, stripes, clutter shapes) and
+  orientations within 35 degrees, closer to FreiHAND's composited backgrounds, and much
+  slower to learn from.
 
 Written files (``<split>`` = ``training`` or ``evaluation``; ``datasets/README.md``)::
 
@@ -47,6 +55,8 @@ from .transforms import project
 PALM_TO_CAMERA = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 #: Turn about the camera's vertical axis that shows the back of the hand instead.
 BACK_TO_CAMERA = Rotation.from_euler("y", 180, degrees=True).as_matrix()
+#: Values of :attr:`SceneOptions.background`.
+BACKGROUNDS = ("flat", "clutter")
 
 
 @dataclass(frozen=True)
@@ -67,19 +77,32 @@ class SceneOptions:
             trained for minutes on a CPU cannot resolve the 180-degree ambiguity of two views).
         noise_std: sensor noise std range, [0, 1] image units.
         blur_sigma_px: Gaussian blur sigma range, pixels.
+        background: ``"flat"`` (one random colour) or ``"clutter"`` (:func:`sample_background`).
     """
 
     image_size: int = 224
     focal_px: tuple[float, float] = (380.0, 700.0)
-    hand_px: tuple[float, float] = (110.0, 180.0)
+    hand_px: tuple[float, float] = (150.0, 180.0)
     center_jitter_px: float = 10.0
     coeff_std: tuple[float, float, float] = (0.8, 0.8, 1.0)
     coeff_clip: float = 2.0
-    tilt_deg: float = 35.0
-    spin_deg: float = 30.0
+    tilt_deg: float = 10.0
+    spin_deg: float = 10.0
     back_probability: float = 0.0
     noise_std: tuple[float, float] = (0.0, 0.02)
     blur_sigma_px: tuple[float, float] = (0.0, 0.8)
+    background: str = "flat"
+
+    def __post_init__(self) -> None:
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"background: expected one of {', '.join(BACKGROUNDS)}, got {self.background!r}")
+
+
+#: The named scenes of ``scripts/make_synthetic.py --scene`` (see the module docstring).
+SCENES: dict[str, SceneOptions] = {
+    "studio": SceneOptions(),
+    "clutter": SceneOptions(hand_px=(110.0, 180.0), tilt_deg=35.0, spin_deg=30.0, background="clutter"),
+}
 
 
 @functools.lru_cache(maxsize=2)
@@ -105,9 +128,12 @@ def sample_light(rng: np.random.Generator, num_coeffs: int = 9) -> np.ndarray:
     return coeffs[:, None] * tint[None, :]
 
 
-def sample_background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A procedural background [size, size, 3] in [0, 1]: a gradient, smooth noise or stripes,
-    with clutter shapes drawn over it half of the time."""
+def sample_background(rng: np.random.Generator, size: int, kind: str = "clutter") -> np.ndarray:
+    """A background [size, size, 3] in [0, 1]. ``"flat"``: one colour, each channel uniform in
+    [0.2, 0.9]. ``"clutter"``: a gradient, smooth noise or stripes, with clutter shapes drawn
+    over it half of the time."""
+    if kind == "flat":
+        return np.broadcast_to(rng.uniform(0.2, 0.9, size=3), (size, size, 3)).copy()
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / size
     colours = rng.uniform(0.0, 1.0, size=(2, 3))
     kind = rng.integers(3)
@@ -258,7 +284,7 @@ def render_split(
         alpha = render.alpha[:, 0].numpy()
         for i in range(count):
             index = start + i
-            background = sample_background(rng, size)
+            background = sample_background(rng, size, options.background)
             image = rgb[i] + (1 - alpha[i])[..., None] * background  # rendered over black
             sigma = rng.uniform(*options.blur_sigma_px)
             if sigma > 0.05:
@@ -346,7 +372,7 @@ def generate(
         write_openpose(partial / "openpose" / "evaluation" / "detect.json", eval_2d, rng, options.image_size)
         (partial / "README.md").write_text(
             f"Synthetic hands in the FreiHAND v2 layout, made by scripts/make_synthetic.py "
-            f"(seed {seed}, {num_train} training and {num_eval} evaluation samples).\n"
+            f"(seed {seed}, {num_train} training and {num_eval} evaluation samples, {options.background} backgrounds).\n"
         )
         if out.exists():
             shutil.rmtree(out)
