@@ -107,3 +107,5 @@ def test_background_kinds():
     assert SCENES["clutter"].background == "clutter" and SCENES["clutter"].tilt_deg > SCENES["studio"].tilt_deg
     with pytest.raises(ValueError, match="background: expected one of flat, clutter, got 'noise'"):
         SceneOptions(background="noise")
+    with pytest.raises(ValueError, match="kind: expected one of flat, clutter"):
+        sample_background(np.random.default_rng(0), 64, "noise")

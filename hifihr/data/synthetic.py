@@ -132,16 +132,18 @@ def sample_background(rng: np.random.Generator, size: int, kind: str = "clutter"
     """A background [size, size, 3] in [0, 1]. ``"flat"``: one colour, each channel uniform in
     [0.2, 0.9]. ``"clutter"``: a gradient, smooth noise or stripes, with clutter shapes drawn
     over it half of the time."""
+    if kind not in BACKGROUNDS:
+        raise ValueError(f"kind: expected one of {', '.join(BACKGROUNDS)}, got {kind!r}")
     if kind == "flat":
         return np.broadcast_to(rng.uniform(0.2, 0.9, size=3), (size, size, 3)).copy()
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / size
     colours = rng.uniform(0.0, 1.0, size=(2, 3))
-    kind = rng.integers(3)
-    if kind == 0:  # linear gradient
+    pattern = rng.integers(3)
+    if pattern == 0:  # linear gradient
         angle = rng.uniform(0, 2 * math.pi)
         t = np.clip(0.5 + (xx - 0.5) * math.cos(angle) + (yy - 0.5) * math.sin(angle), 0, 1)[..., None]
         image = (1 - t) * colours[0] + t * colours[1]
-    elif kind == 1:  # smooth noise
+    elif pattern == 1:  # smooth noise
         cells = int(rng.integers(2, 9))
         image = cv2.resize(rng.uniform(0, 1, size=(cells, cells, 3)), (size, size), interpolation=cv2.INTER_CUBIC)
     else:  # stripes
