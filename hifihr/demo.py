@@ -39,6 +39,7 @@ from .engine.checkpoint import load_checkpoint, load_model_weights
 from .hand.export import export_textured_mesh
 from .models import HiFiHR, build_model
 from .render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
+from .viz.grid import save_png
 from .viz.overlay import draw_keypoints, overlay, to_uint8
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -258,7 +259,7 @@ def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading
     x0, y0, x1, y1 = (int(round(v)) for v in result.box)
     cv2.rectangle(composite, (x0, y0), (x1, y1), (255, 255, 0), max(1, width // 400))
     paths = {"overlay": out_stem.with_name(out_stem.name + "_overlay.png")}
-    cv2.imwrite(str(paths["overlay"]), cv2.cvtColor(composite, cv2.COLOR_RGB2BGR))
+    save_png(paths["overlay"], composite)
 
     # Side view: the hand turned 90 degrees about the vertical axis through its root keypoint,
     # seen by a 512x512 camera that frames it.
@@ -270,11 +271,11 @@ def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading
     side = _render(result, centred + np.array([0.0, 0.0, 2.4 * extent]), side_K, (512, 512), "albedo", None)
     white = side.rgb[0] + (1 - side.alpha[0]) * 1.0
     paths["side"] = out_stem.with_name(out_stem.name + "_side.png")
-    cv2.imwrite(str(paths["side"]), cv2.cvtColor(to_uint8(white), cv2.COLOR_RGB2BGR))
+    save_png(paths["side"], to_uint8(white))
 
     if result.texture is not None:
         paths["texture"] = out_stem.with_name(out_stem.name + "_texture.png")
-        cv2.imwrite(str(paths["texture"]), cv2.cvtColor(to_uint8(torch.from_numpy(result.texture).permute(2, 0, 1)), cv2.COLOR_RGB2BGR))
+        save_png(paths["texture"], to_uint8(result.texture))
     paths["json"] = out_stem.with_suffix(".json")
     paths["json"].write_text(
         json.dumps(
