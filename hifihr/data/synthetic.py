@@ -48,7 +48,6 @@ from ..hand.joints import ROOT_INDEX
 from ..hand.nimble import NimbleLayer
 from ..render import Renderer, SHLight, TexturesUV, project_points
 from ..render.lights import sh_basis
-from ..viz.overlay import to_uint8
 from .transforms import project
 
 #: Model frame -> camera frame for fingers up (-y), palm towards the camera (-z), thumb right:
@@ -204,6 +203,10 @@ def _place(verts: np.ndarray, K: np.ndarray, hand_px: float, target: np.ndarray)
     return root
 
 
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def _write_json(path: Path, value, decimals: int) -> None:
     def rounded(x):
         return np.round(np.asarray(x, dtype=np.float64), decimals).tolist()
@@ -291,7 +294,7 @@ def render_split(
             image = image + rng.normal(0, rng.uniform(*options.noise_std), size=image.shape)
             cv2.imwrite(
                 str(out / prefix / "rgb" / f"{index:08d}.jpg"),
-                cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2BGR),
+                cv2.cvtColor(_to_uint8(image), cv2.COLOR_RGB2BGR),
                 [cv2.IMWRITE_JPEG_QUALITY, 95],
             )
             cv2.imwrite(str(out / prefix / "mask" / f"{index:08d}.jpg"), np.where(alpha[i] >= 0.5, 255, 0).astype(np.uint8))
