@@ -14,7 +14,9 @@ contradict each other (e.g. the ``sil`` loss without ``render.soft_silhouette``)
 Sections: ``experiment``, ``hand``, ``model``, ``render``, ``data``, ``loss``, ``optim``,
 ``train``, ``init``, ``eval``. Epochs are *global* epochs: the counter continues across
 training stages (fine-tuning after the 250-epoch RHD pretraining starts at epoch 251), and loss
-weight schedules, learning-rate milestones and ``train.epochs`` all refer to it.
+weight schedules, learning-rate milestones and ``train.epochs`` all refer to it. A loss-weight
+milestone m applies from epoch m, a learning-rate milestone after epoch m (from m + 1), as in the
+reference (:class:`OptimConfig`).
 
 Entry points: :func:`load_config`, :func:`config_from_dict`, :func:`config_to_dict`,
 :func:`save_config`, :func:`describe_config`; ``python -m hifihr.config FILE [--set k=v ...]``
@@ -149,22 +151,26 @@ class LossConfig:
 class OptimConfig:
     """Optimiser and learning-rate schedule.
 
-    The learning rate at global epoch e is ``lr * prod(gamma_i for milestone_i <= e)``, with
+    The learning rate at global epoch e is ``lr * prod(gamma_i for milestone_i < e)``, with
     ``gamma_i = lr_gamma`` (a number) or ``lr_gamma[i]`` (a list, one factor per milestone).
+    A milestone m is PyTorch's ``MultiStepLR`` milestone stepped after every epoch, as in the
+    reference: the factor applies *after* epoch m, from epoch m + 1 on. (Loss-weight milestones,
+    :class:`~hifihr.losses.WeightSchedule`, apply *from* their epoch, as the reference's lambda
+    steps set at the start of each epoch.)
     """
 
     optimizer: Literal["adam", "adamw"] = _f("adam", "Adam (L2 weight decay) or AdamW (decoupled weight decay)")
     lr: float = _f(1e-3, "learning rate before the first milestone", minimum=0.0, exclusive=True)
     betas: tuple[float, ...] = _f((0.9, 0.999), "Adam's two moment decay rates")
     weight_decay: float = _f(0.0, "weight decay", minimum=0.0)
-    lr_milestones: tuple[int, ...] = _f((), "global epochs from which the learning rate is multiplied by the next factor")
+    lr_milestones: tuple[int, ...] = _f((), "global epochs after which the learning rate is multiplied by the next factor (MultiStepLR)")
     lr_gamma: Union[float, tuple[float, ...]] = _f(0.5, "factor applied at every milestone, or one factor per milestone")
     grad_clip: Optional[float] = _f(None, "clip the gradient's global norm to this; null = no clipping", minimum=0.0, exclusive=True)
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate at global epoch ``epoch``."""
         gammas = self.lr_gamma if isinstance(self.lr_gamma, tuple) else (self.lr_gamma,) * len(self.lr_milestones)
-        return self.lr * math.prod(g for m, g in zip(self.lr_milestones, gammas) if m <= epoch)
+        return self.lr * math.prod(g for m, g in zip(self.lr_milestones, gammas) if m < epoch)
 
 
 @dataclass(frozen=True)
