@@ -58,6 +58,18 @@ def _f(default: Any, doc: str, *, minimum: float | None = None, exclusive: bool 
 Schedulable = Union[float, WeightSchedule]
 
 BACKBONES = ("efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
+#: Metrics that can select the best epoch (``eval.best_metric``) -> True when higher is better.
+BEST_METRICS = {
+    "pa_mpjpe_mm": False,
+    "pa_mpvpe_mm": False,
+    "auc_j": True,
+    "auc_v": True,
+    "f_at_5mm": True,
+    "f_at_15mm": True,
+    "psnr_db": True,
+    "ssim": True,
+    "lpips": False,
+}
 #: Module groups of the network that ``init.freeze`` can freeze.
 FREEZE_GROUPS = ("encoder", "trunk", "pose_head", "shape_head", "texture_head", "light_head", "camera_head")
 
@@ -194,7 +206,9 @@ class InitConfig:
 
     checkpoint: Optional[str] = _f(None, "checkpoint to start from (this project's format); null = fresh")
     load: tuple[Literal["model", "optimizer", "scheduler"], ...] = _f(("model",), "what to restore from the checkpoint")
+    texture_checkpoint: Optional[str] = _f(None, "second checkpoint whose texture_head and light_head replace init.checkpoint's (the reference's pretrain_texture_model); null = none")
     freeze: tuple[Literal[FREEZE_GROUPS], ...] = _f((), "module groups left untrained (e.g. all but the texture and light heads)")  # type: ignore[valid-type]
+    freeze_norm: Literal["batch", "running"] = _f("batch", "BatchNorm of frozen groups: 'batch' normalises with batch statistics, running ones kept (momentum 0, the reference); 'running' uses the running statistics (eval mode)")
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,7 @@ class EvalConfig:
     texture_protocol: Literal["masked", "reference"] = _f("masked", "texture metrics per image in the mask, or the reference's per-batch numbers")
     lpips: bool = _f(True, "compute LPIPS (needs torchvision's AlexNet weights in the cache)")
     figure_samples: int = _f(8, "samples drawn in the evaluation figure", minimum=0)
+    best_metric: Literal[tuple(BEST_METRICS)] = _f("pa_mpjpe_mm", "metric of the first validation dataset that selects the best epoch (on the evaluation split, as the reference)")  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -440,6 +455,11 @@ def _validate(cfg: Config) -> None:
         )
     if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas: expected 2 numbers in [0, 1), got {list(cfg.optim.betas)}")
+    if cfg.init.texture_checkpoint is not None:
+        if cfg.init.checkpoint is None or "model" not in cfg.init.load:
+            raise ConfigError("init.texture_checkpoint: replaces heads of init.checkpoint's model; set init.checkpoint and keep 'model' in init.load")
+        if not cfg.model.texture or cfg.model.light == "none":
+            raise ConfigError("init.texture_checkpoint: loads the texture and light heads; set model.texture = true and model.light to 'sh', 'sh16' or 'directional'")
     for key, values in (("init.load", cfg.init.load), ("init.freeze", cfg.init.freeze)):
         if len(set(values)) != len(values):
             raise ConfigError(f"{key}: an entry is repeated: {list(values)}")
