@@ -34,7 +34,8 @@ SHIPPED = [
     "RHD/pretrain.json",
     "FreiHAND/full.json", "FreiHAND/weak.json", "FreiHAND/self.json",
     "FreiHAND/full_no_tex.json", "FreiHAND/weak_no_tex.json", "FreiHAND/self_no_tex.json",
-    "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json",
+    "FreiHAND/weak_texture.json", "FreiHAND/weak_texture_best.json",
+    "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json", "HO3D/weak_texture.json",
     "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json",
 ]  # fmt: skip
 
@@ -256,6 +257,17 @@ def test_shipped_configs_validate_and_round_trip(name, tmp_path):
     assert load_config(saved) == cfg
     assert json.loads(saved.read_text()) == config_to_dict(cfg)
     assert [p.name for p in saved.parent.iterdir()] == ["config.json"]  # the temporary file was renamed
+
+
+def test_texture_checkpoint_needs_a_model_checkpoint_and_the_heads_it_loads():
+    lit = {"model": {"light": "directional", "texture": True}, "render": {"shading": "phong"}}
+    assert error_of({**lit, "init": {"texture_checkpoint": "b.pt"}}).startswith("init.texture_checkpoint: replaces heads of init.checkpoint's model")
+    assert error_of({**lit, "init": {"checkpoint": "a.pt", "load": ["optimizer"], "texture_checkpoint": "b.pt"}}).startswith("init.texture_checkpoint")
+    unlit = {"model": {"light": "none"}, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}}
+    assert error_of(unlit).startswith("init.texture_checkpoint: loads the texture and light heads")
+    cfg = config_from_dict({**lit, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}})
+    assert cfg.init.freeze_norm == "batch" and cfg.eval.best_metric == "pa_mpjpe_mm"
+    assert error_of({"init": {"freeze_norm": "eval"}}) == "init.freeze_norm: expected one of 'batch', 'running', got 'eval'"
 
 
 def test_every_config_file_is_listed():

@@ -304,19 +304,7 @@ class Trainer:
         return None
 
     def _freeze(self, groups: tuple[str, ...]) -> None:
-        for group in groups:
-            module = getattr(self.model, group, None)
-            if not isinstance(module, nn.Module):
-                raise ValueError(
-                    f"init.freeze: the network has no {group!r} (texture_head needs model.texture, light_head "
-                    "model.light != 'none', camera_head model.root = 'predicted')"
-                )
-            module.requires_grad_(False)
-            if self.cfg.init.freeze_norm == "batch":
-                # Momentum 0: batch statistics normalise, the running ones stay as loaded.
-                for norm in module.modules():
-                    if isinstance(norm, nn.modules.batchnorm._BatchNorm):
-                        norm.momentum = 0.0
+        freeze_groups(self.model, groups, self.cfg.init.freeze_norm)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         optim = self.cfg.optim
@@ -664,6 +652,30 @@ class Trainer:
             self.logger.close()
         return results
 
+
+
+def freeze_groups(model: nn.Module, groups: tuple[str, ...], norm: str) -> None:
+    """Leave the module groups ``groups`` of the (unwrapped) network untrained: no gradient for
+    their parameters; with ``norm = "batch"`` their BatchNorm layers get momentum 0 (batch
+    statistics normalise in training mode, the running ones stay as they are), as the
+    reference's ``rec_freeze``. (``"running"``: :meth:`Trainer.set_train_mode` puts them in
+    eval mode instead.)
+
+    Raises:
+        ValueError: a group the network does not have.
+    """
+    for group in groups:
+        module = getattr(model, group, None)
+        if not isinstance(module, nn.Module):
+            raise ValueError(
+                f"init.freeze: the network has no {group!r} (texture_head needs model.texture, light_head "
+                "model.light != 'none', camera_head model.root = 'predicted')"
+            )
+        module.requires_grad_(False)
+        if norm == "batch":
+            for layer in module.modules():
+                if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                    layer.momentum = 0.0
 
 
 def _output_tensors(pred: Prediction) -> Iterator[torch.Tensor]:
