@@ -14,7 +14,9 @@ contradict each other (e.g. the ``sil`` loss without ``render.soft_silhouette``)
 Sections: ``experiment``, ``hand``, ``model``, ``render``, ``data``, ``loss``, ``optim``,
 ``train``, ``init``, ``eval``. Epochs are *global* epochs: the counter continues across
 training stages (fine-tuning after the 250-epoch RHD pretraining starts at epoch 251), and loss
-weight schedules, learning-rate milestones and ``train.epochs`` all refer to it.
+weight schedules, learning-rate milestones and ``train.epochs`` all refer to it. A loss-weight
+milestone m applies from epoch m, a learning-rate milestone after epoch m (from m + 1), as in the
+reference (:class:`OptimConfig`).
 
 Entry points: :func:`load_config`, :func:`config_from_dict`, :func:`config_to_dict`,
 :func:`save_config`, :func:`describe_config`; ``python -m hifihr.config FILE [--set k=v ...]``
@@ -56,6 +58,18 @@ def _f(default: Any, doc: str, *, minimum: float | None = None, exclusive: bool 
 Schedulable = Union[float, WeightSchedule]
 
 BACKBONES = ("efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
+#: Metrics that can select the best epoch (``eval.best_metric``) -> True when higher is better.
+BEST_METRICS = {
+    "pa_mpjpe_mm": False,
+    "pa_mpvpe_mm": False,
+    "auc_j": True,
+    "auc_v": True,
+    "f_at_5mm": True,
+    "f_at_15mm": True,
+    "psnr_db": True,
+    "ssim": True,
+    "lpips": False,
+}
 #: Module groups of the network that ``init.freeze`` can freeze.
 FREEZE_GROUPS = ("encoder", "trunk", "pose_head", "shape_head", "texture_head", "light_head", "camera_head")
 
@@ -149,22 +163,26 @@ class LossConfig:
 class OptimConfig:
     """Optimiser and learning-rate schedule.
 
-    The learning rate at global epoch e is ``lr * prod(gamma_i for milestone_i <= e)``, with
+    The learning rate at global epoch e is ``lr * prod(gamma_i for milestone_i < e)``, with
     ``gamma_i = lr_gamma`` (a number) or ``lr_gamma[i]`` (a list, one factor per milestone).
+    A milestone m is PyTorch's ``MultiStepLR`` milestone stepped after every epoch, as in the
+    reference: the factor applies *after* epoch m, from epoch m + 1 on. (Loss-weight milestones,
+    :class:`~hifihr.losses.WeightSchedule`, apply *from* their epoch, as the reference's lambda
+    steps set at the start of each epoch.)
     """
 
     optimizer: Literal["adam", "adamw"] = _f("adam", "Adam (L2 weight decay) or AdamW (decoupled weight decay)")
     lr: float = _f(1e-3, "learning rate before the first milestone", minimum=0.0, exclusive=True)
     betas: tuple[float, ...] = _f((0.9, 0.999), "Adam's two moment decay rates")
     weight_decay: float = _f(0.0, "weight decay", minimum=0.0)
-    lr_milestones: tuple[int, ...] = _f((), "global epochs from which the learning rate is multiplied by the next factor")
+    lr_milestones: tuple[int, ...] = _f((), "global epochs after which the learning rate is multiplied by the next factor (MultiStepLR)")
     lr_gamma: Union[float, tuple[float, ...]] = _f(0.5, "factor applied at every milestone, or one factor per milestone")
     grad_clip: Optional[float] = _f(None, "clip the gradient's global norm to this; null = no clipping", minimum=0.0, exclusive=True)
 
     def lr_at(self, epoch: int) -> float:
         """The learning rate at global epoch ``epoch``."""
         gammas = self.lr_gamma if isinstance(self.lr_gamma, tuple) else (self.lr_gamma,) * len(self.lr_milestones)
-        return self.lr * math.prod(g for m, g in zip(self.lr_milestones, gammas) if m <= epoch)
+        return self.lr * math.prod(g for m, g in zip(self.lr_milestones, gammas) if m < epoch)
 
 
 @dataclass(frozen=True)
@@ -188,7 +206,9 @@ class InitConfig:
 
     checkpoint: Optional[str] = _f(None, "checkpoint to start from (this project's format); null = fresh")
     load: tuple[Literal["model", "optimizer", "scheduler"], ...] = _f(("model",), "what to restore from the checkpoint")
+    texture_checkpoint: Optional[str] = _f(None, "second checkpoint whose texture_head and light_head replace init.checkpoint's (the reference's pretrain_texture_model); null = none")
     freeze: tuple[Literal[FREEZE_GROUPS], ...] = _f((), "module groups left untrained (e.g. all but the texture and light heads)")  # type: ignore[valid-type]
+    freeze_norm: Literal["batch", "running"] = _f("batch", "BatchNorm of frozen groups: 'batch' normalises with batch statistics, running ones kept (momentum 0, the reference); 'running' uses the running statistics (eval mode)")
 
 
 @dataclass(frozen=True)
@@ -198,6 +218,7 @@ class EvalConfig:
     texture_protocol: Literal["masked", "reference"] = _f("masked", "texture metrics per image in the mask, or the reference's per-batch numbers")
     lpips: bool = _f(True, "compute LPIPS (needs torchvision's AlexNet weights in the cache)")
     figure_samples: int = _f(8, "samples drawn in the evaluation figure", minimum=0)
+    best_metric: Literal[tuple(BEST_METRICS)] = _f("pa_mpjpe_mm", "metric of the first validation dataset that selects the best epoch (on the evaluation split, as the reference)")  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -434,6 +455,11 @@ def _validate(cfg: Config) -> None:
         )
     if len(cfg.optim.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas: expected 2 numbers in [0, 1), got {list(cfg.optim.betas)}")
+    if cfg.init.texture_checkpoint is not None:
+        if cfg.init.checkpoint is None or "model" not in cfg.init.load:
+            raise ConfigError("init.texture_checkpoint: replaces heads of init.checkpoint's model; set init.checkpoint and keep 'model' in init.load")
+        if not cfg.model.texture or cfg.model.light == "none":
+            raise ConfigError("init.texture_checkpoint: loads the texture and light heads; set model.texture = true and model.light to 'sh', 'sh16' or 'directional'")
     for key, values in (("init.load", cfg.init.load), ("init.freeze", cfg.init.freeze)):
         if len(set(values)) != len(values):
             raise ConfigError(f"{key}: an entry is repeated: {list(values)}")

@@ -108,7 +108,7 @@ IGNORED = {
     "freihand_base_path": "replaced by the project's default root (data.*.root)",
     "ho3d_base_path": "replaced by the project's default root (data.*.root)",
     "rhd_base_path": "replaced by the project's default root (data.*.root)",
-    "pretrain_texture_model": "reference .t7 checkpoints cannot be loaded",
+    "pretrain_texture_model": "reference .t7 checkpoints cannot be loaded: set init.texture_checkpoint to one of ours (its texture and light heads replace those of init.checkpoint)",
 }
 
 

@@ -9,6 +9,7 @@ import typing
 from pathlib import Path
 
 import pytest
+import torch
 
 from hifihr.config import (
     Config,
@@ -33,7 +34,8 @@ SHIPPED = [
     "RHD/pretrain.json",
     "FreiHAND/full.json", "FreiHAND/weak.json", "FreiHAND/self.json",
     "FreiHAND/full_no_tex.json", "FreiHAND/weak_no_tex.json", "FreiHAND/self_no_tex.json",
-    "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json",
+    "FreiHAND/weak_texture.json", "FreiHAND/weak_texture_best.json",
+    "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json", "HO3D/weak_texture.json",
     "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json",
 ]  # fmt: skip
 
@@ -141,10 +143,35 @@ def test_contradictory_settings_are_rejected(data, message):
 
 
 def test_learning_rate_by_global_epoch():
+    # A milestone m applies after epoch m (MultiStepLR stepped at each epoch end), from m + 1 on.
     cfg = config_from_dict({"optim": {"lr": 1e-3, "lr_milestones": [300, 400, 520], "lr_gamma": [0.1, 0.5, 0.02]}})
-    assert [cfg.optim.lr_at(e) for e in (251, 299, 300, 400, 519, 520)] == pytest.approx([1e-3, 1e-3, 1e-4, 5e-5, 5e-5, 1e-6])
-    steps = config_from_dict({"optim": {"lr": 1e-3, "lr_milestones": [80, 120], "lr_gamma": 0.5}}).optim
-    assert [steps.lr_at(e) for e in (79, 80, 120, 250)] == pytest.approx([1e-3, 5e-4, 2.5e-4, 2.5e-4])
+    assert [cfg.optim.lr_at(e) for e in (251, 300, 301, 400, 401, 520, 521)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 5e-5, 5e-5, 1e-6])
+
+
+def test_learning_rate_follows_the_reference_multisteplr_stepped_after_each_epoch():
+    # The reference's loop: MultiStepLR(milestones=lr_steps, gamma), train epoch e, then
+    # scheduler.step(); the rate an epoch trains at is the optimiser's at its start.
+    optim = load_config(CONFIG_DIR / "RHD/pretrain.json").optim
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([parameter], lr=optim.lr)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(optim.lr_milestones), gamma=optim.lr_gamma)
+    for epoch in range(1, 251):
+        assert optim.lr_at(epoch) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-12), epoch
+        optimizer.step()
+        scheduler.step()
+    assert optim.lr_at(80) == 1e-3 and optim.lr_at(81) == 5e-4
+
+
+def test_loss_weights_follow_the_reference_lambda_steps_set_at_each_epoch_start():
+    # The reference's loop, at the start of global epoch e: for each step <= e, lambda = list[i + 1].
+    schedule = load_config(CONFIG_DIR / "RHD/pretrain.json").loss.resolved_weights()["mpose"]
+    values, steps = [1e-2, 1e-3, 1e-5, 1e-2, 1e-3, 1e-4], [10, 20, 180, 200, 220]
+    for epoch in range(1, 251):
+        weight = values[0]
+        for i, step in enumerate(steps):
+            if step <= epoch:
+                weight = values[i + 1]
+        assert schedule.at(epoch) == weight, epoch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,6 +259,17 @@ def test_shipped_configs_validate_and_round_trip(name, tmp_path):
     assert [p.name for p in saved.parent.iterdir()] == ["config.json"]  # the temporary file was renamed
 
 
+def test_texture_checkpoint_needs_a_model_checkpoint_and_the_heads_it_loads():
+    lit = {"model": {"light": "directional", "texture": True}, "render": {"shading": "phong"}}
+    assert error_of({**lit, "init": {"texture_checkpoint": "b.pt"}}).startswith("init.texture_checkpoint: replaces heads of init.checkpoint's model")
+    assert error_of({**lit, "init": {"checkpoint": "a.pt", "load": ["optimizer"], "texture_checkpoint": "b.pt"}}).startswith("init.texture_checkpoint")
+    unlit = {"model": {"light": "none"}, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}}
+    assert error_of(unlit).startswith("init.texture_checkpoint: loads the texture and light heads")
+    cfg = config_from_dict({**lit, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}})
+    assert cfg.init.freeze_norm == "batch" and cfg.eval.best_metric == "pa_mpjpe_mm"
+    assert error_of({"init": {"freeze_norm": "eval"}}) == "init.freeze_norm: expected one of 'batch', 'running', got 'eval'"
+
+
 def test_every_config_file_is_listed():
     assert sorted(str(p.relative_to(CONFIG_DIR)) for p in CONFIG_DIR.rglob("*.json")) == sorted(SHIPPED)
 
@@ -249,7 +287,7 @@ def test_shipped_configs_mirror_the_reference_runs():
     for mode in ("full", "weak", "self"):
         cfg = load_config(CONFIG_DIR / f"FreiHAND/{mode}.json")
         assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS[mode] and cfg.train.start_epoch == 251
-    assert load_config(CONFIG_DIR / "FreiHAND/full.json").optim.lr_at(520) == pytest.approx(1e-6)
+    assert load_config(CONFIG_DIR / "FreiHAND/full.json").optim.lr_at(521) == pytest.approx(1e-6)
     no_tex = load_config(CONFIG_DIR / "FreiHAND/full_no_tex.json")
     assert weights_at(no_tex, 251) == {"joint_3d": 200.0, "vert_3d": 200.0, "edge_length": 100.0, "bone_direc_3d": 8.0, "mpose": 1e-5, "mshape": 0.1}
     assert (no_tex.data.batch_size, no_tex.model.texture, no_tex.render.soft_silhouette) == (72, False, False)

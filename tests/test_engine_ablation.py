@@ -47,8 +47,8 @@ def test_ablation_run_measures_the_texture_effect(tiny_root, tmp_path, capsys):
     assert table == capsys.readouterr().out
     with_tex = json.loads((out / "abl_weak" / "eval" / "1" / "metrics.json").read_text())["datasets"]["synthetic_evaluation"]
     without = json.loads((out / "abl_weak_no_tex" / "eval" / "1" / "metrics.json").read_text())["datasets"]["synthetic_evaluation"]
-    assert f"| synthetic_evaluation | weak | {WITH_TEXTURE} | 1 | {with_tex['pa_mpjpe_mm']:.2f} |" in table
-    assert f"| synthetic_evaluation | weak | {WITHOUT_TEXTURE} | 1 | {without['pa_mpjpe_mm']:.2f} |" in table
+    assert f"| synthetic_evaluation | weak | {WITH_TEXTURE} | 1 | last | {with_tex['pa_mpjpe_mm']:.2f} |" in table
+    assert f"| synthetic_evaluation | weak | {WITHOUT_TEXTURE} | 1 | last | {without['pa_mpjpe_mm']:.2f} |" in table
     effect = table.splitlines()[-1].split(" | ")
     assert effect[:2] == ["| synthetic_evaluation", "weak"]
     assert effect[8] == f"{with_tex['psnr_db'] - without['psnr_db']:+.2f}"  # measured, both runs rendered

@@ -65,6 +65,7 @@ def test_freihand_metrics_and_pred_json_match_independent_computations(tiny_root
     assert abs(split["pa_mpvpe_mm"] - 1000 * _aligned_errors(verts, gt_verts).mean()) < 1e-3
     assert abs(split["mpjpe_mm"] - 1000 * np.linalg.norm(xyz - gt_xyz, axis=-1).mean()) < 1e-3
     assert abs(split["official"]["xyz_al_mean3d"] - split["pa_mpjpe_mm"] / 10) < 1e-9
+    assert split["unaligned_root"] == "GT root" and any("use the ground-truth root" in note for note in split["notes"])
     assert split["texture_mask"] == "ground-truth mask" and split["texture_protocol"] == "masked"
     assert np.isfinite(split["psnr_db"]) and 0 <= split["auc_j"] <= 1 and 0 <= split["f_at_15mm"] <= 1
     assert (folder / "freihand_evaluation" / "samples.png").stat().st_size > 0
@@ -82,6 +83,24 @@ def test_freihand_metrics_and_pred_json_match_independent_computations(tiny_root
     assert again == split
     table = capsys.readouterr().out
     assert "PA-MPJPE (mm)" in table and "1.000" in table
+
+
+def test_predicted_root_places_the_unaligned_numbers(tiny_root):
+    cfg = tiny_config(tiny_root, name="eval_predicted_root", model={"root": "predicted"}, eval={"figure_samples": 0})
+    folder, results = evaluate_config(cfg, device="cpu")
+    split = results["freihand_evaluation"]
+    assert split["unaligned_root"] == "predicted" and not any("ground-truth root" in note for note in split["notes"])
+    xyz = np.array(json.loads((folder / "freihand_evaluation" / "pred.json").read_text())[0])
+    dataset = build_dataset("freihand", tiny_root / "frei", "evaluation", image_size=SIZE)
+    batch = collate([dataset[i] for i in range(4)])
+    with torch.no_grad():
+        pred = build_network(cfg).eval()(batch["image"], batch["K"], None, int(batch["root_index"][0]), render=False)
+    own = (pred.joints3d + pred.root[:, None]).double().numpy()
+    at_gt = (pred.joints3d + batch["root"][:, None]).double().numpy()
+    np.testing.assert_allclose(xyz, own, atol=2e-7)
+    assert np.abs(xyz - at_gt).max() > 1e-3  # not the ground truth's root
+    gt_xyz = np.array(json.loads((tiny_root / "frei" / "evaluation_xyz.json").read_text()))
+    assert abs(split["mpjpe_mm"] - 1000 * np.linalg.norm(own - gt_xyz, axis=-1).mean()) < 1e-3
 
 
 def test_ho3d_dump_is_in_the_codalab_frame_and_order(tiny_root, tmp_path):

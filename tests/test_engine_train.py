@@ -4,6 +4,7 @@ loads and freezes what the config says."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -48,7 +49,7 @@ def test_short_training_lowers_the_losses_and_writes_the_run(tiny_root):
     # One batch (4 samples, no augmentation) per epoch: the network fits it.
     assert len(losses) == 10 and sum(losses[-3:]) / 3 < 0.75 * losses[0], losses
     assert load_config(run / "config.json") == cfg
-    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0005.pt", "epoch_0010.pt", "last.pt"]
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "epoch_0005.pt", "epoch_0010.pt", "last.pt"]
     last = load_checkpoint(run / "checkpoints" / "last.pt")
     assert (last["epoch"], last["batches_done"], last["step"]) == (10, 1, 10)
     assert any(p.name.startswith("events.out.tfevents") for p in (run / "tb").iterdir())
@@ -58,6 +59,12 @@ def test_short_training_lowers_the_losses_and_writes_the_run(tiny_root):
     assert metrics["datasets"] == results == evaluations[0]["datasets"]
     assert metrics["run"] == {"name": "learn", "supervision": "full", "texture": True, "hand": "nimble", "backbone": "resnet18"}
     split = results["synthetic_evaluation"]
+    best = json.loads((run / "best.json").read_text())
+    assert best == {
+        "metric": "pa_mpjpe_mm", "dataset": "synthetic_evaluation", "value": split["pa_mpjpe_mm"], "epoch": 10,
+        "selected_on": "evaluation split", "last": {"epoch": 10, "value": split["pa_mpjpe_mm"]},
+    }  # fmt: skip
+    assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 10
     assert split["num_samples"] == 4 and split["files"] == ["pred.json", "samples.png"]
     assert 0 < split["pa_mpjpe_mm"] < split["mpjpe_mm"] and 0 < split["psnr_db"] < 60
     xyz, verts = json.loads((run / "eval" / "10" / "synthetic_evaluation" / "pred.json").read_text())
@@ -138,7 +145,9 @@ def test_staged_training_loads_the_model_and_freezes_groups(tiny_root, trained):
     before = load_checkpoint(source)["model"]
     after = trainer.model.state_dict()
     for key, value in after.items():
-        if key.split(".")[0] in frozen:  # weights and BatchNorm statistics untouched
+        # Weights and BatchNorm running statistics untouched (the batch counter, unused with
+        # momentum 0, counts on).
+        if key.split(".")[0] in frozen and not key.endswith("num_batches_tracked"):
             assert torch.equal(value, before[key]), key
     assert not torch.equal(after["texture_head.layers.2.weight"], before["texture_head.layers.2.weight"])
     assert {p.data_ptr() for p in trainer.params} == {p.data_ptr() for p in trainer.model.texture_head.parameters()}
@@ -207,3 +216,77 @@ def test_bf16_autocast_step_trains(tiny_root):
         steps[amp] = (result, pred)
     assert steps["bf16"][1].joints3d.dtype == torch.bfloat16 and steps["none"][1].joints3d.dtype == torch.float32
     assert abs(steps["bf16"][0].loss - steps["none"][0].loss) < 0.02 * steps["none"][0].loss
+
+
+def test_frozen_batchnorm_normalises_with_batch_statistics_as_the_reference(tiny_root, trained):
+    # The reference freezes with requires_grad=False and BatchNorm momentum 0 while the whole
+    # network stays in train(): frozen layers normalise with the batch's statistics.
+    source = tiny_root / "outputs" / "reference" / "checkpoints" / "last.pt"
+    frozen = ["encoder", "trunk", "pose_head", "shape_head"]
+
+    def frozen_trainer(norm: str) -> Trainer:
+        init = {"checkpoint": str(source), "load": ["model"], "freeze": frozen, "freeze_norm": norm}
+        cfg = tiny_config(tiny_root, name=f"frozen_{norm}", data={"batch_size": 2, "val": []}, train={"epochs": 1}, init=init)
+        trainer = Trainer(cfg, device="cpu", tensorboard=False)
+        trainer.set_train_mode()
+        return trainer
+
+    trainer = frozen_trainer("batch")
+    norms = [m for g in frozen for m in getattr(trainer.model, g).modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and all(m.training and m.momentum == 0.0 for m in norms)
+    batch = next(trainer._epoch_batches(1, 0))
+    running = {k: v.clone() for k, v in trainer.model.state_dict().items() if "running_" in k}
+
+    def joints(model: torch.nn.Module) -> torch.Tensor:
+        with torch.no_grad():
+            return model(batch["image"], batch["K"], batch["root"], render=False).joints3d
+
+    as_reference = copy.deepcopy(trainer.model).train()  # the reference: the whole network in train()
+    in_eval = frozen_trainer("running").model  # frozen groups in eval mode
+    assert not in_eval.encoder.training and in_eval.texture_head.training
+    got = joints(trainer.model)
+    assert torch.allclose(got, joints(as_reference), atol=1e-6)
+    assert not torch.allclose(got, joints(in_eval), atol=1e-4)  # running statistics differ from the batch's
+    for key, value in trainer.model.state_dict().items():
+        if key in running:
+            assert torch.equal(value, running[key]), key  # momentum 0: running statistics kept
+
+
+def test_texture_and_light_heads_come_from_a_second_checkpoint(tiny_root, trained):
+    lit = {"model": {"light": "sh"}, "render": {"shading": "sh"}, "data": {"batch_size": 2, "val": []}, "train": {"epochs": 1}}
+    sources = {}
+    for name, seed in (("geometry_source", 1), ("texture_source", 2)):
+        trainer = Trainer(tiny_config(tiny_root, name=name, experiment={"seed": seed}, **lit), device="cpu", tensorboard=False)
+        trainer.save()
+        sources[name] = trainer.last_path
+    geometry, texture = (load_checkpoint(sources[n])["model"] for n in ("geometry_source", "texture_source"))
+    init = {"checkpoint": str(sources["geometry_source"]), "texture_checkpoint": str(sources["texture_source"])}
+    combined = Trainer(tiny_config(tiny_root, name="two_sources", init=init, **lit), device="cpu", tensorboard=False).model.state_dict()
+    heads = ("texture_head", "light_head")
+    assert {k.split(".")[0] for k in combined} >= {"encoder", "trunk", "pose_head", "shape_head", *heads}
+    for key, value in combined.items():
+        expected = texture[key] if key.split(".")[0] in heads else geometry[key]
+        assert torch.equal(value, expected), key
+    assert any(not torch.equal(geometry[k], texture[k]) for k in geometry if k.startswith("light_head"))  # the sources differ
+    # A texture checkpoint without a light head (the RHD-like run of the fixture) is refused.
+    unlit = {"checkpoint": str(sources["geometry_source"]), "texture_checkpoint": str(tiny_root / "outputs" / "reference" / "checkpoints" / "last.pt")}
+    with pytest.raises(CheckpointError, match="has no light_head"):
+        Trainer(tiny_config(tiny_root, name="two_sources_unlit", init=unlit, **lit), device="cpu", tensorboard=False)
+
+
+def test_best_epoch_is_tracked_over_evaluations_and_survives_resume(tiny_root):
+    cfg = tiny_config(tiny_root, name="best_epoch", dataset="synthetic", train={"epochs": 3})
+    trainer = Trainer(cfg, device="cpu", tensorboard=False)
+    tag = "synthetic_evaluation"
+    assert [trainer.update_best(e, {tag: {"pa_mpjpe_mm": v}}) for e, v in ((1, 9.0), (2, 7.5), (3, 8.0))] == [True, True, False]
+    assert trainer.best == {"metric": "pa_mpjpe_mm", "dataset": tag, "value": 7.5, "epoch": 2}
+    record = json.loads((trainer.run_dir / "best.json").read_text())
+    assert record["epoch"] == 2 and record["selected_on"] == "evaluation split" and record["last"] == {"epoch": 3, "value": 8.0}
+    assert trainer.update_best(4, {tag: {"num_samples": 4}}) is False  # no such metric: the best stays
+    trainer.save()
+    resumed = Trainer(cfg, device="cpu", tensorboard=False, resume=True)
+    assert resumed.best == trainer.best
+    # A metric where higher is better selects the maximum.
+    psnr = Trainer(tiny_config(tiny_root, name="best_psnr", dataset="synthetic", eval={"best_metric": "psnr_db"}), device="cpu", tensorboard=False)
+    assert [psnr.update_best(e, {tag: {"psnr_db": v}}) for e, v in ((1, 20.0), (2, 19.0), (3, 21.0))] == [True, False, True]
+    assert psnr.best["epoch"] == 3

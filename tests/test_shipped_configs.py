@@ -1,5 +1,6 @@
 """Every shipped config builds its model on the open hand and trains one step on a synthetic
-batch: the named loss terms are the active ones, finite, and reach the heads."""
+batch: the named loss terms are the active ones, finite, and reach the heads the config trains
+(and none it freezes)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torchvision
 from hifihr.config import load_config
 from hifihr.data import build_dataset, collate
 from hifihr.data.synthetic import generate
+from hifihr.engine.trainer import freeze_groups
 from hifihr.losses import Objective
 from hifihr.losses.perceptual import VGG19_CONV3_3_END, FrozenNetwork
 from hifihr.models import build_model
@@ -33,6 +35,7 @@ def test_config_builds_and_trains_a_step_on_the_open_hand(path, synthetic):
     cfg = load_config(path, overrides=OVERRIDES)
     torch.manual_seed(0)
     model = build_model(cfg.hand, cfg.model, cfg.render)
+    freeze_groups(model, cfg.init.freeze, cfg.init.freeze_norm)
     weights = cfg.loss.resolved_weights()
     # VGG-19's architecture with random weights: nothing downloads in tests.
     networks = {"perceptual": FrozenNetwork(torchvision.models.vgg19().features[:VGG19_CONV3_3_END])} if "perceptual" in weights else {}
@@ -49,6 +52,9 @@ def test_config_builds_and_trains_a_step_on_the_open_hand(path, synthetic):
     assert active and set(out.weighted) == active
     assert torch.isfinite(out.total) and all(torch.isfinite(v) for v in out.weighted.values())
     assert torch.allclose(out.total, sum(out.weighted.values()))
-    assert model.pose_head.layers[-1].weight.grad.abs().sum() > 0
+    for group in cfg.init.freeze:
+        assert all(p.grad is None for p in getattr(model, group).parameters()), group
+    if "pose_head" not in cfg.init.freeze:
+        assert model.pose_head.layers[-1].weight.grad.abs().sum() > 0
     if objective.needs_render and model.texture_head is not None:
         assert model.texture_head.layers[-1].weight.grad.abs().sum() > 0

@@ -3,8 +3,8 @@
 ``Trainer(cfg).fit()`` trains a config (``train.py``); :func:`evaluate_config` evaluates a
 checkpoint or the initial network (``evaluate.py``); :class:`Evaluator` runs the metrics and
 writes ``eval/<epoch>/``. A run's files live in ``<experiment.output_dir>/<experiment.name>/``:
-``config.json``, ``checkpoints/{last.pt, epoch_NNNN.pt}``, ``tb/``, ``metrics.jsonl`` and
-``eval/<epoch>/{metrics.json, <tag>/pred.json, <tag>/samples.png}``.
+``config.json``, ``checkpoints/{last.pt, best.pt, epoch_NNNN.pt}``, ``tb/``, ``metrics.jsonl``,
+``best.json`` and ``eval/<epoch>/{metrics.json, <tag>/pred.json, <tag>/samples.png}``.
 """
 
 from hifihr.engine.checkpoint import (

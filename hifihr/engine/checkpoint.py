@@ -20,10 +20,13 @@ rng             random-generator states (:func:`capture_rng_state`)
 nonfinite       {"consecutive": n, "total": n} skipped non-finite steps
 config          the resolved config (:func:`hifihr.config.config_to_dict`)
 world_size      number of processes that trained
+best            the best evaluation so far (``eval.best_metric`` on the first validation dataset):
+                {"metric", "dataset", "value", "epoch"}, or None before the first evaluation
 =============== ================================================================================
 
 Files: ``outputs/<run>/checkpoints/last.pt`` (written at every epoch end, every
-``train.checkpoint_interval`` steps, and when a run is interrupted) and
+``train.checkpoint_interval`` steps, and when a run is interrupted),
+``best.pt`` (the epoch of the best evaluation so far) and
 ``epoch_<NNNN>.pt`` every ``train.save_interval`` epochs (a hard link to the same bytes when
 the file system allows). Each write goes to a temporary file in the same folder, is flushed to
 disk, then renamed over the target, so a crash never leaves a half-written checkpoint.
@@ -195,6 +198,20 @@ def load_model_weights(model: nn.Module, weights: Mapping[str, torch.Tensor], st
         )
     model.load_state_dict(weights, strict=False)
     return ModelLoadReport(loaded=len(weights) - len(unexpected), missing=missing, unexpected=unexpected)
+
+
+def group_weights(weights: Mapping[str, torch.Tensor], groups: tuple[str, ...], source: str) -> dict[str, torch.Tensor]:
+    """The entries of a ``state_dict`` that belong to the module groups ``groups`` (keys
+    ``<group>.<...>``).
+
+    Raises:
+        CheckpointError: a group has no entry in ``weights`` (named, with ``source``).
+    """
+    selected = {key: value for key, value in weights.items() if key.split(".", 1)[0] in groups}
+    absent = [group for group in groups if not any(key.split(".", 1)[0] == group for key in selected)]
+    if absent:
+        raise CheckpointError(f"{source} has no {', '.join(absent)} (was it trained with model.texture and a light head?)")
+    return selected
 
 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:

@@ -25,6 +25,14 @@ deterministic crops, placed at the ground-truth root (or its predicted root, ``m
 * ``eval/<epoch>/metrics.json``: ``{"epoch", "step", "checkpoint", "run": {"name", "supervision",
   "texture", "hand", "backbone"}, "datasets": {tag: metrics}}``.
 
+Unaligned numbers: the camera-frame prediction is placed at the root the network used, the
+ground truth's with ``model.root = "gt"`` (the reference's setting). Each split's metrics then
+carry ``"unaligned_root": "GT root"`` and a note: the unaligned errors, AUCs and F-scores (and
+the toolbox keys ``xyz_mean3d``, ``xyz_auc3d``, ``mesh_mean3d``, ``mesh_auc3d``, ``f_score_*``)
+and ``pred.json`` are not the network's own absolute placement. With ``model.root =
+"predicted"`` they use the camera head's root (``"unaligned_root": "predicted"``). The
+Procrustes- and root-aligned metrics do not depend on the root.
+
 Under DDP every rank evaluates its share of each batch; rank 0 gathers, computes and writes. The
 ``"reference"`` texture protocol then averages per-rank shards of batches (its figure depends on
 the batch composition by design); evaluate on one process to compare with the paper.
@@ -255,8 +263,14 @@ class Evaluator:
         joints = np.stack(data.joints)[order]
         verts = np.stack(data.verts)[order]
         root_index = data.root_index.pop() if len(data.root_index) == 1 else None
-        metrics: dict[str, Any] = {"num_samples": int(len(index))}
+        predicted_root = self.cfg.model.root == "predicted"
+        metrics: dict[str, Any] = {"num_samples": int(len(index)), "unaligned_root": "predicted" if predicted_root else "GT root"}
         notes: list[str] = list(self.notes)
+        if not predicted_root:
+            notes.append(
+                "unaligned metrics and pred.json use the ground-truth root (model.root = 'gt'): they are not "
+                "the network's own absolute placement; the aligned metrics do not depend on it"
+            )
         scores, score_name, higher_better, unit = None, "", False, ""
         if data.gt_joints:
             gt_joints = np.stack(data.gt_joints)[order]

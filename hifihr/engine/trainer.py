@@ -24,14 +24,24 @@ Starting points:
   after the RHD pretraining), ``optimizer`` (refused with a clear error when the trained
   parameters differ, never dropped silently), ``scheduler`` (continue that run's global epoch
   and step counters instead of ``train.start_epoch``; the learning rates always come from this
-  config). ``init.freeze`` leaves module groups untrained: their parameters get no gradient and
-  are not in the optimiser, and their BatchNorm layers stay in eval mode (running statistics
-  used, not updated), e.g. the texture-only refinement freezes all but ``texture_head`` and
-  ``light_head``;
+  config). ``init.texture_checkpoint`` then replaces ``texture_head`` and ``light_head`` with
+  those of a second checkpoint (geometry from one run, texture and light from another, as the
+  reference's texture-only stage). ``init.freeze`` leaves module groups untrained: their
+  parameters get no gradient and are not in the optimiser; with ``init.freeze_norm = "batch"``
+  (the reference) their BatchNorm layers stay in training mode with momentum 0, normalising
+  with the batch statistics while their running statistics stay as loaded; with ``"running"``
+  they are in eval mode (running statistics used). E.g. the texture-only refinement freezes
+  all but ``texture_head`` and ``light_head``;
 * ``resume=True``: this run's ``last.pt``: network, optimiser, GradScaler, random-generator
   states, epoch, position inside the epoch (the global batches already trained are skipped
   without being loaded), step and the non-finite counters; on the CPU a resumed run reproduces
   the uninterrupted one bit for bit (same software, same number of threads).
+
+Best epoch: after each evaluation, ``eval.best_metric`` of the first validation dataset is
+compared with the best so far; the best (metric, dataset, value, epoch; selected on the
+evaluation split, as the reference did) is logged, kept in the checkpoint (so it survives
+``--resume``), written with the latest evaluation to ``best.json`` in the run folder, and its
+checkpoint kept as ``checkpoints/best.pt``.
 
 SIGINT/SIGTERM (Ctrl-C, a scheduler's preemption) stop the run at the next step boundary on every
 rank, write ``last.pt`` with the position inside the epoch and raise
@@ -53,12 +63,13 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from hifihr.config import Config, config_to_dict, save_config
+from hifihr.config import BEST_METRICS, Config, config_to_dict, save_config
 from hifihr.data import set_epoch
 from hifihr.engine.checkpoint import (
     CHECKPOINT_FORMAT,
     CheckpointError,
     capture_rng_state,
+    group_weights,
     keep_copy,
     load_checkpoint,
     load_model_weights,
@@ -76,7 +87,7 @@ from hifihr.engine.distributed import (
     wrap_model,
 )
 from hifihr.engine.evaluator import Evaluator, summary_line, texture_map
-from hifihr.engine.logging import RunLogger
+from hifihr.engine.logging import RunLogger, write_json
 from hifihr.engine.setup import batch_root_index, build_datasets, build_network, run_dir, sharded_loader, to_device
 from hifihr.losses import LossOutput, Objective, Prediction
 from hifihr.viz import PANEL_TITLES, make_grid, sample_panels
@@ -235,6 +246,7 @@ class Trainer:
         self.nonfinite_consecutive = 0
         self.nonfinite_total = 0
         self.window = _LogWindow()
+        self.best: Optional[dict[str, Any]] = None
         self._stop_requested = False
         self._last_log_time = time.perf_counter()
 
@@ -287,18 +299,12 @@ class Trainer:
             for name in ("checkpoints", "tb", "eval"):
                 shutil.rmtree(self.run_dir / name, ignore_errors=True)
             (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            (self.run_dir / "best.json").unlink(missing_ok=True)
         barrier(self.ctx)
         return None
 
     def _freeze(self, groups: tuple[str, ...]) -> None:
-        for group in groups:
-            module = getattr(self.model, group, None)
-            if not isinstance(module, nn.Module):
-                raise ValueError(
-                    f"init.freeze: the network has no {group!r} (texture_head needs model.texture, light_head "
-                    "model.light != 'none', camera_head model.root = 'predicted')"
-                )
-            module.requires_grad_(False)
+        freeze_groups(self.model, groups, self.cfg.init.freeze_norm)
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         optim = self.cfg.optim
@@ -324,6 +330,7 @@ class Trainer:
         self.nonfinite_consecutive = state["nonfinite"]["consecutive"]
         self.nonfinite_total = state["nonfinite"]["total"]
         self.window.load_state_dict(state["log_window"])
+        self.best = state.get("best")  # absent in checkpoints written before best-epoch tracking
         if self.batches_done >= self.batches_per_epoch:
             self.epoch, self.batches_done = self.epoch + 1, 0
         self._notes.append(f"resumed from {self.last_path}: epoch {self.epoch}, batch {self.batches_done}, step {self.step_count}")
@@ -333,6 +340,12 @@ class Trainer:
         if "model" in load:
             report = load_model_weights(unwrap(self.model), state["model"], strict=False)
             self._notes.append(f"init from {path}: {report.summary()}")
+        texture_path = self.cfg.init.texture_checkpoint
+        if texture_path is not None:
+            heads = ("texture_head", "light_head")
+            weights = group_weights(load_checkpoint(texture_path)["model"], heads, texture_path)
+            report = load_model_weights(unwrap(self.model), weights, strict=False)
+            self._notes.append(f"init from {texture_path}: {', '.join(heads)} ({report.loaded} tensors) replace those of {path}")
         if "optimizer" in load:
             load_optimizer_state(self.optimizer, state["optimizer"])
             self._notes.append(f"init from {path}: optimiser state loaded (learning rates from this config)")
@@ -362,24 +375,29 @@ class Trainer:
             "log_window": self.window.state_dict(),
             "config": config_to_dict(self.cfg),
             "world_size": self.ctx.world_size,
+            "best": self.best,
         }
 
-    def save(self, keep_epoch: bool = False) -> None:
+    def save(self, keep_epoch: bool = False, keep_best: bool = False) -> None:
         """Write ``last.pt`` (rank 0, after averaging BatchNorm statistics over the ranks), and
-        keep it as ``epoch_NNNN.pt`` when ``keep_epoch``."""
+        keep it as ``epoch_NNNN.pt`` when ``keep_epoch`` and as ``best.pt`` when ``keep_best``."""
         average_batchnorm_stats(self.model, self.ctx)
         if self.ctx.is_main:
             save_checkpoint(self.state_dict(), self.last_path)
             if keep_epoch:
                 keep_copy(self.last_path, self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt")
+            if keep_best:
+                keep_copy(self.last_path, self.checkpoint_dir / "best.pt")
         barrier(self.ctx)
 
     # ------------------------------------------------------------------ one step
     def set_train_mode(self) -> None:
-        """Training mode, except the frozen groups (their BatchNorm keeps its running statistics)."""
+        """Training mode; frozen groups too with ``init.freeze_norm = "batch"`` (their BatchNorm
+        has momentum 0), in eval mode with ``"running"``."""
         self.model.train()
-        for group in self.cfg.init.freeze:
-            getattr(unwrap(self.model), group).eval()
+        if self.cfg.init.freeze_norm == "running":
+            for group in self.cfg.init.freeze:
+                getattr(unwrap(self.model), group).eval()
 
     def forward(self, batch: dict[str, Any], epoch: int) -> tuple[Prediction, LossOutput]:
         """The network and the objective on a batch already on the device."""
@@ -573,6 +591,34 @@ class Trainer:
         self.set_train_mode()
         return results
 
+    def update_best(self, epoch: int, results: dict[str, dict[str, Any]]) -> bool:
+        """Compare ``eval.best_metric`` of the first validation dataset at ``epoch`` with the
+        best so far; log it and write ``best.json`` (rank 0). Returns True when ``epoch`` is
+        the new best (ties keep the earlier epoch, as the reference)."""
+        if not self.ctx.is_main or not results:
+            return False
+        metric = self.cfg.eval.best_metric
+        tag = next(iter(results))
+        value = results[tag].get(metric)
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.logger.warn(f"eval epoch {epoch}: {tag} has no {metric}; the best epoch is not updated (eval.best_metric)")
+            return False
+        higher = BEST_METRICS[metric]
+        improved = self.best is None or (value > self.best["value"] if higher else value < self.best["value"])
+        if improved:
+            self.best = {"metric": metric, "dataset": tag, "value": float(value), "epoch": epoch}
+        self.logger.info(
+            f"best {metric} on {tag} (selected on the evaluation split): {self.best['value']:.4g} at epoch "
+            f"{self.best['epoch']}; epoch {epoch}: {value:.4g}"
+        )
+        record = {
+            **self.best,
+            "selected_on": "evaluation split",
+            "last": {"epoch": epoch, "value": float(value)},
+        }
+        write_json(self.run_dir / "best.json", record)
+        return improved
+
     def fit(self) -> dict[str, dict[str, Any]]:
         """Train to ``train.epochs``; return the last evaluation's metrics (rank 0; {} elsewhere).
 
@@ -593,10 +639,12 @@ class Trainer:
                     if self.window.count or self.window.skipped:
                         self._log(epoch, self.cfg.optim.lr_at(epoch))
                     last = epoch == self.cfg.train.epochs
+                    improved = False
                     if self.evaluator is not None and (epoch % self.cfg.train.eval_interval == 0 or last):
                         average_batchnorm_stats(self.model, self.ctx)
                         results = self.evaluate(epoch)
-                    self.save(keep_epoch=epoch % self.cfg.train.save_interval == 0 or last)
+                        improved = self.update_best(epoch, results)
+                    self.save(keep_epoch=epoch % self.cfg.train.save_interval == 0 or last, keep_best=improved)
                     self.epoch, self.batches_done = epoch + 1, 0
         finally:
             for sig, handler in handlers.items():
@@ -604,6 +652,30 @@ class Trainer:
             self.logger.close()
         return results
 
+
+
+def freeze_groups(model: nn.Module, groups: tuple[str, ...], norm: str) -> None:
+    """Leave the module groups ``groups`` of the (unwrapped) network untrained: no gradient for
+    their parameters; with ``norm = "batch"`` their BatchNorm layers get momentum 0 (batch
+    statistics normalise in training mode, the running ones stay as they are), as the
+    reference's ``rec_freeze``. (``"running"``: :meth:`Trainer.set_train_mode` puts them in
+    eval mode instead.)
+
+    Raises:
+        ValueError: a group the network does not have.
+    """
+    for group in groups:
+        module = getattr(model, group, None)
+        if not isinstance(module, nn.Module):
+            raise ValueError(
+                f"init.freeze: the network has no {group!r} (texture_head needs model.texture, light_head "
+                "model.light != 'none', camera_head model.root = 'predicted')"
+            )
+        module.requires_grad_(False)
+        if norm == "batch":
+            for layer in module.modules():
+                if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+                    layer.momentum = 0.0
 
 
 def _output_tensors(pred: Prediction) -> Iterator[torch.Tensor]:
