@@ -55,7 +55,7 @@ def _f(default: Any, doc: str, *, minimum: float | None = None, exclusive: bool 
 
 Schedulable = Union[float, WeightSchedule]
 
-BACKBONES = ("efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
+BACKBONES = ("tf_efficientnet_b3", "efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
 #: Module groups of the network that ``init.freeze`` can freeze.
 FREEZE_GROUPS = ("encoder", "trunk", "pose_head", "shape_head", "texture_head", "light_head", "camera_head")
 

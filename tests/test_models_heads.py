@@ -12,6 +12,7 @@ from hifihr.render import SHLight, project_points
 from hifihr.render.lights import sh_basis
 
 EXPECTED = {  # global width, low channels, low stride at a 224 input
+    "tf_efficientnet_b3": (1536, 32, 4),
     "efficientnet_b3": (1536, 32, 4),
     "resnet18": (512, 128, 8),
     "resnet50": (2048, 512, 8),
@@ -33,6 +34,33 @@ def test_encoder_features_and_light_head(name):
         assert features.low_feature.shape == (1, low_channels, 224 // low_stride, 224 // low_stride)
         light = LightHead("sh", encoder.low_channels, encoder.low_reduction)(features.low_feature)
     assert light.shape == (1, 9, 3)
+
+
+def test_tf_efficientnet_b3_is_built_as_the_reference():
+    """The reference's EfficientNet-b3 (lukemelas' TF port): drop connect 0.2 * idx / 26 on the
+    residual blocks, BatchNorm eps 1e-3 and momentum 1 - 0.99, TF "same" padding (extra pixel
+    right and bottom)."""
+    from timm.layers import DropPath
+
+    backbone = Encoder("tf_efficientnet_b3", pretrained=False).backbone
+    blocks = [block for stage in backbone.blocks for block in stage]
+    assert len(blocks) == 26
+    for index, block in enumerate(blocks):
+        rate = 0.2 * index / 26
+        if index == 0:
+            assert not isinstance(block.drop_path, DropPath)
+        else:
+            assert isinstance(block.drop_path, DropPath) and block.drop_path.drop_prob == pytest.approx(rate, abs=1e-12)
+    norms = [m for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 78 and all(m.eps == 1e-3 and m.momentum == 0.01 for m in norms)
+    # Stem: 3x3 stride 2 on 224 pixels; TF "same" pads 0 left/top and 1 right/bottom.
+    stem = backbone.conv_stem
+    x = torch.randn(1, 3, 224, 224)
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (0, 1, 0, 1)), stem.weight, stride=2)
+    with torch.no_grad():
+        assert_close(stem(x), expected, atol=1e-5)
+    timm_own = Encoder("efficientnet_b3", pretrained=False).backbone
+    assert timm_own.bn1.eps == 1e-5 and timm_own.conv_stem.padding == (1, 1)
 
 
 def test_input_normalisation():
