@@ -57,7 +57,7 @@ def _f(default: Any, doc: str, *, minimum: float | None = None, exclusive: bool 
 
 Schedulable = Union[float, WeightSchedule]
 
-BACKBONES = ("efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
+BACKBONES = ("tf_efficientnet_b3", "efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
 #: Metrics that can select the best epoch (``eval.best_metric``) -> True when higher is better.
 BEST_METRICS = {
     "pa_mpjpe_mm": False,

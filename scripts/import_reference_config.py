@@ -44,7 +44,7 @@ QUERY_OPTIONS = {
     "rhd": {"masks": "mask"},
 }
 BACKBONES = {
-    "effb3": "efficientnet_b3",
+    "effb3": "tf_efficientnet_b3",
     "res18": "resnet18",
     "res50": "resnet50",
     "res101": "resnet101",

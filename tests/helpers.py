@@ -26,3 +26,34 @@ def assert_close(actual, expected, atol: float = 1e-6, rtol: float = 0.0, msg: s
             f"(actual {actual[where].item():.6g}, expected {expected[where].item():.6g}); "
             f"{int(bad.sum())} of {diff.numel()} elements out of tolerance (atol={atol}, rtol={rtol})"
         )
+
+
+def pytorch_ssim_reference(img1, img2, window_size: int = 11):
+    """SSIM as the reference's ``utils/pytorch_ssim.ssim`` defines it, computed another way.
+
+    The reference builds its window in float32 (``torch.Tensor`` of ``exp(-(x - 5)^2 / (2 * 1.5^2))``,
+    normalised, outer product), casts it to the images' dtype, takes local statistics with zero
+    padding of ``window_size // 2``, uses C1 = 0.01^2 and C2 = 0.03^2, and averages the map over
+    batch, channels and pixels. Here the windows are gathered explicitly with ``unfold``.
+    [B, C, H, W] x 2 -> scalar.
+    """
+    import math
+
+    import torch.nn.functional as F
+
+    gauss = torch.tensor([math.exp(-((x - window_size // 2) ** 2) / (2 * 1.5**2)) for x in range(window_size)], dtype=torch.float32)
+    gauss = gauss / gauss.sum()
+    window = (gauss[:, None] * gauss[None, :]).to(img1.dtype).flatten()
+    batch, channels, height, width = img1.shape
+    pad = window_size // 2
+
+    def local_mean(x):  # [B, C, H, W] -> [B, C, H, W], each pixel's window-weighted mean
+        patches = F.unfold(F.pad(x, (pad, pad, pad, pad)).reshape(batch * channels, 1, height + 2 * pad, width + 2 * pad), window_size)
+        return (patches * window[None, :, None]).sum(1).reshape(batch, channels, height, width)
+
+    mu1, mu2 = local_mean(img1), local_mean(img2)
+    var1 = local_mean(img1 * img1) - mu1**2
+    var2 = local_mean(img2 * img2) - mu2**2
+    cov = local_mean(img1 * img2) - mu1 * mu2
+    c1, c2 = 0.01**2, 0.03**2
+    return (((2 * mu1 * mu2 + c1) * (2 * cov + c2)) / ((mu1**2 + mu2**2 + c1) * (var1 + var2 + c2))).mean()

@@ -330,7 +330,7 @@ def test_import_full_rhd_freihand(importer):
     assert cfg.loss.resolved_weights() == load_config(CONFIG_DIR / "FreiHAND/full.json").loss.resolved_weights()
     assert cfg.data.train[0].name == "freihand" and cfg.data.train[0].options == {"masks": True, "openpose": False, "verts": True}
     assert cfg.data.val[0].split == "evaluation" and (cfg.data.batch_size, cfg.data.val_batch_size) == (48, 16)
-    assert (cfg.model.backbone, cfg.model.light, cfg.render.shading, cfg.render.soft_silhouette) == ("efficientnet_b3", "directional", "phong", True)
+    assert (cfg.model.backbone, cfg.model.light, cfg.render.shading, cfg.render.soft_silhouette) == ("tf_efficientnet_b3", "directional", "phong", True)
     assert (cfg.hand.model, cfg.hand.mano_dir) == ("nimble", "assets/mano")
     assert (cfg.optim.lr, cfg.optim.lr_milestones, cfg.optim.lr_gamma) == (1e-6, (80, 160, 200, 300, 350, 400, 450), 0.5)
     assert (cfg.train.epochs, cfg.train.save_interval, cfg.experiment.name, cfg.experiment.output_dir) == (600, 10, "fully_rhd", "outputs/freihand")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
-from helpers import assert_close
+from helpers import assert_close, pytorch_ssim_reference
 
 from hifihr.metrics import texture
 
@@ -67,6 +67,20 @@ def test_ssim_matches_naive_loops():
     expected = torch.from_numpy(naive_ssim_map(a.numpy(), b.numpy()))
     assert_close(texture.ssim(a, b, reduction="none"), expected, atol=1e-12)
     assert texture.ssim(a, b).item() == pytest.approx(expected.mean().item(), abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_ssim_matches_the_reference_pytorch_ssim(dtype):
+    """The reference's ``pytorch_ssim.ssim`` (float32 window cast to the images' dtype), on
+    images shaped like its renders: a hand region on black against a masked photo."""
+    gen = torch.Generator().manual_seed(5)
+    photo = torch.rand(2, 3, 40, 48, generator=gen, dtype=dtype)
+    mask = torch.zeros(2, 1, 40, 48, dtype=dtype)
+    mask[:, :, 8:30, 10:36] = 1
+    render = (photo + 0.1 * torch.randn(2, 3, 40, 48, generator=gen, dtype=dtype)).clamp(0, 1) * mask
+    expected = pytorch_ssim_reference(render, photo * mask)
+    # In float64 the reference's float32 window alone moves SSIM by ~3e-9.
+    assert_close(texture.ssim(render, photo * mask), expected, atol=1e-6 if dtype == torch.float32 else 1e-8)
 
 
 def test_ssim_of_identical_images_is_one_and_differentiable():

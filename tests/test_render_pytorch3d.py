@@ -155,3 +155,58 @@ def test_pytorch3d_backend_rejects_skew():
     skewed[:, 0, 1] = 1.0
     with pytest.raises(ValueError, match="zero skew"):
         create_backend("pytorch3d").rasterize(verts, faces, skewed, (64, 64))
+
+
+def reference_cameras(K: torch.Tensor):
+    """The reference's cameras (models_res_nimble.py, ``get_ndc_fx_fy_cx_cy``): NDC
+    ``PerspectiveCameras`` from K of a 224 x 224 crop, with a negative focal length and
+    R = I, T = 0, whatever resolution the rasterizer then uses."""
+    from pytorch3d.renderer import PerspectiveCameras
+
+    focal = torch.stack([K[:, 0, 0], K[:, 1, 1]], dim=-1) * 2 / 224.0
+    principal = -(torch.stack([K[:, 0, 2], K[:, 1, 2]], dim=-1) - 112.0) * 2 / 224.0
+    return PerspectiveCameras(focal_length=-focal, principal_point=principal)
+
+
+def rasterize_reference(verts, faces, K, size):
+    from pytorch3d.renderer import MeshRasterizer, RasterizationSettings
+    from pytorch3d.structures import Meshes
+
+    settings = RasterizationSettings(image_size=size, blur_radius=0.0, faces_per_pixel=1)
+    meshes = Meshes(verts, faces.expand(verts.shape[0], -1, -1))
+    raw = MeshRasterizer(cameras=reference_cameras(K), raster_settings=settings)(meshes)
+    covered = raw.pix_to_face[..., 0] >= 0
+    return torch.where(covered, raw.pix_to_face[..., 0] % faces.shape[0], -1), raw.zbuf[..., 0]
+
+
+def test_reference_ndc_camera_rasterizes_like_ours_at_672():
+    """The reference rasterized at 3 x 224 with its NDC cameras; our renderer supersamples with
+    diag(3, 3, 1) K. Same faces, same depths."""
+    verts, faces, K, _ = hand_sized_batch(2, num_rings=12, num_around=16, seed=7)
+    K = scale_intrinsics(K, 224 / 64) + torch.tensor([[0.0, 0.0, 6.0], [0.0, 0.0, -9.0], [0.0, 0.0, 0.0]])
+    faces_ref, zbuf_ref = rasterize_reference(verts, faces, K, 672)
+    ours = create_backend("torch").rasterize(verts, faces, scale_intrinsics(K, 3), (672, 672))
+    assert int((ours.pix_to_face >= 0).sum()) > 2 * 40_000
+    assert face_ids_agree(ours.pix_to_face, faces_ref) >= 0.999
+    same = (ours.pix_to_face == faces_ref) & (faces_ref >= 0)
+    assert_close(ours.zbuf[same], zbuf_ref[same], atol=1e-5)
+
+
+def test_reference_ndc_camera_centres_pixels_at_half_integers():
+    """No half-pixel difference: under the reference's cameras, pixel (i, j) of the 224 crop is
+    centred at (i + 0.5, j + 0.5) in the pixels of K, as in ours. A triangle with a vertical edge
+    at u = 100.25 and a horizontal one at v = 50.25 covers column 100 and row 50 (centres 100.5,
+    50.5) but not column 99 or row 49; pixel centres at integers would start at 101 and 51."""
+    K = torch.tensor([[[200.0, 0.0, 112.0], [0.0, 180.0, 112.0], [0.0, 0.0, 1.0]]])
+    for edge in (0.25, 0.75):  # 0.75: the edge passes pixel 100's centre, column 101 starts
+        corners_px = torch.tensor([[100 + edge, 50 + edge], [100 + edge, 200.0], [200.0, 50 + edge]])
+        depth = 0.5
+        verts = torch.cat([(corners_px - K[0, :2, 2]) / K[0, [0, 1], [0, 1]] * depth, torch.full((3, 1), depth)], dim=1)
+        faces = torch.tensor([[0, 1, 2]])
+        faces_ref, _ = rasterize_reference(verts[None], faces, K, 224)
+        ours = create_backend("torch").rasterize(verts[None], faces, K, (224, 224)).pix_to_face
+        first = 101 if edge > 0.5 else 100
+        for ids in (faces_ref[0], ours[0]):
+            rows, cols = torch.nonzero(ids >= 0, as_tuple=True)
+            assert (int(cols.min()), int(rows.min())) == (first, 50 + (edge > 0.5))
+        assert torch.equal(faces_ref, ours)

@@ -58,3 +58,9 @@ def test_config_builds_and_trains_a_step_on_the_open_hand(path, synthetic):
         assert model.pose_head.layers[-1].weight.grad.abs().sum() > 0
     if objective.needs_render and model.texture_head is not None:
         assert model.texture_head.layers[-1].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p.parent.name in ("FreiHAND", "HO3D", "RHD")], ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_reference_configs_use_the_reference_efficientnet(path):
+    # The reference's configs all train its TF-ported EfficientNet-b3 (pretrain 'effb3').
+    assert load_config(path).model.backbone == "tf_efficientnet_b3"

@@ -61,12 +61,6 @@ def _chumpy_stub_class(name: str) -> type:
 _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): __import__("collections").OrderedDict,
     ("_codecs", "encode"): __import__("codecs").encode,
-    ("builtins", "object"): object,
-    ("__builtin__", "object"): object,
-    ("builtins", "set"): set,
-    ("builtins", "frozenset"): frozenset,
-    ("builtins", "slice"): slice,
-    ("builtins", "complex"): complex,
     ("copyreg", "_reconstructor"): __import__("copyreg")._reconstructor,
     ("copy_reg", "_reconstructor"): __import__("copyreg")._reconstructor,
     ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
@@ -76,6 +70,10 @@ _SAFE_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
+# Python 2 pickles (the official MANO files) name the builtins module ``__builtin__``.
+for _builtins in ("builtins", "__builtin__"):
+    for _type in (object, set, frozenset, slice, complex):
+        _SAFE_GLOBALS[(_builtins, _type.__name__)] = _type
 for _core in ("numpy.core", "numpy._core"):
     _SAFE_GLOBALS[(f"{_core}.multiarray", "_reconstruct")] = np._core.multiarray._reconstruct
     _SAFE_GLOBALS[(f"{_core}.multiarray", "scalar")] = np._core.multiarray.scalar

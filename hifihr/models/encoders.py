@@ -6,11 +6,17 @@ Registry of encoders (``list_encoders()``), each a timm model plus how to read i
 ================== ============ ========================= ==============================
 name               global       low feature (224 input)   pooling
 ================== ============ ========================= ==============================
-efficientnet_b3    1536         [32, 56, 56]  (stage 2)   average (the reference)
+tf_efficientnet_b3 1536         [32, 56, 56]  (stage 2)   average (the reference's build)
+efficientnet_b3    1536         [32, 56, 56]  (stage 2)   average
 resnet18/50/101    512/2048     layer2 [128|512, 28, 28]  MMPool; layer4 at stride 16
 hrnet_w18_small_v2 2048         stage1 [128, 56, 56]      MMPool
 hrnet_w32          2048         stage1 [128, 56, 56]      MMPool
 ================== ============ ========================= ==============================
+
+``tf_efficientnet_b3`` is the EfficientNet-b3 the reference trained (a TF port): TF "same"
+padding, BatchNorm eps 1e-3 and momentum 0.01 (TF's decay 0.99), drop path 0.2 scaled by the
+block index (``0.2 * i / 26``), TF-ported ImageNet weights (AutoAugment). ``efficientnet_b3`` is
+timm's own retraining (symmetric padding, eps 1e-5, momentum 0.1, no drop path).
 
 The reference's ResNets set ``layer4``'s stride to 1 (a 14x14 map); timm's ``output_stride=16``
 does the same with dilation.
@@ -61,6 +67,13 @@ def list_encoders() -> list[str]:
     return sorted(_ENCODERS)
 
 
+register_encoder(
+    "tf_efficientnet_b3",
+    EncoderSpec(
+        "tf_efficientnet_b3.aa_in1k", low_index=1, pooling="avg",
+        timm_kwargs={"drop_path_rate": 0.2, "bn_eps": 1e-3, "bn_momentum": 0.01},
+    ),
+)  # fmt: skip
 register_encoder("efficientnet_b3", EncoderSpec("efficientnet_b3", low_index=1, pooling="avg"))
 for _depth in (18, 50, 101):
     register_encoder(

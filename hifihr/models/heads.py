@@ -61,14 +61,29 @@ class ParamHead(nn.Module):
         return self.layers(trunk)
 
 
+def light_map_pool(feature: torch.Tensor) -> torch.Tensor:
+    """Max over non-overlapping windows of ``n // 2`` pixels per side, kept to 2x2: [B, C, h, w]
+    -> [B, C, 2, 2].
+
+    On the 5x5 map of a 224 crop this is the reference's ``MaxPool2d(2, stride 2)``: windows
+    0:2 and 2:4, the last row and column dropped. Other crop sizes get the same rule (6x6: two
+    3-pixel windows; 2x2 and 3x3: single pixels), and a 1-pixel map (crops below about 110 px)
+    is repeated.
+    """
+    height, width = feature.shape[2:]
+    kernel = (max(height // 2, 1), max(width // 2, 1))
+    pooled = nn.functional.max_pool2d(feature, kernel, stride=kernel)[:, :, :2, :2]
+    return pooled.expand(-1, -1, 2, 2)
+
+
 class LightHead(nn.Module):
     """Illumination from the encoder's low-level map (the reference's ``LightEstimator``).
 
     ``Conv(C_low, 48, k1, stride s) -> ReLU -> Conv(48, 48, k3) -> ReLU -> MaxPool(3, 1, 1)
-    -> Conv(48, 64, k3, s2) -> ReLU -> AdaptiveMaxPool(2) -> Linear(256, 64) -> ReLU -> Linear(64, n)``,
-    with ``s`` taking the low map to 14x14 at a 224 input (4 for a /4 map, 2 for /8). At 224 the
-    adaptive pool is the reference's ``MaxPool(2)`` (a 4x4 map); it also lets smaller crops
-    (down to about 70 px) reach the 2x2 map the regressor reads.
+    -> Conv(48, 64, k3, s2) -> ReLU -> pool to 2x2 -> Linear(256, 64) -> ReLU -> Linear(64, n)``,
+    with ``s`` taking the low map to 14x14 at a 224 input (4 for a /4 map, 2 for /8), where the
+    last conv gives 5x5 and the pool (:func:`light_map_pool`) is the reference's
+    ``MaxPool(2, stride 2)``; other crop sizes pool with the same rule.
 
     Kinds (output):
         ``sh``: :class:`SHLight` with 9 coefficients per colour [B, 9, 3]; ``sh16``: 16.
@@ -91,8 +106,6 @@ class LightHead(nn.Module):
             nn.Conv2d(48, 48, kernel_size=3), nn.ReLU(inplace=True),
             nn.MaxPool2d(3, stride=1, padding=1),
             nn.Conv2d(48, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True),
-            nn.AdaptiveMaxPool2d(2),
-            nn.Flatten(),
         )  # fmt: skip
         self.regressor = nn.Sequential(nn.Linear(256, 64), nn.ReLU(inplace=True), nn.Linear(64, self.OUTPUTS[kind]))
         self.regressor.apply(init_weights)
@@ -112,7 +125,7 @@ class LightHead(nn.Module):
                 f"the light head needs a low feature map of at least {4 * stride + 1} px (a crop of at "
                 f"least {(4 * stride + 1) * 16 // stride} px); got {tuple(low_feature.shape[2:])}"
             )
-        features = self.features(low_feature)
+        features = light_map_pool(self.features(low_feature)).flatten(1)
         out = self.regressor(features)
         if self.kind == "directional":
             return torch.cat([nn.functional.hardtanh(out[:, :3]), out[:, 3:]], dim=1)
