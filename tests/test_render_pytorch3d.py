@@ -1,5 +1,8 @@
 """Parity of the pure-PyTorch renderer with PyTorch3D (the reference's renderer).
 
+Backends only rasterize, so the backend tests compare rasterizers (face ids, barycentrics,
+depths, soft silhouettes, and what they do to rendered images and gradients), and the shader
+tests compare ``shade_fragments`` with PyTorch3D's own shading on the same fragments.
 PyTorch3D's CPU rasterizer is slow, so images are small and the 672 -> 224 case uses one mesh
 of a few hundred faces; the big cases live in scripts/bench_render.py.
 """
@@ -12,7 +15,8 @@ import torch.nn.functional as F
 from helpers import assert_close
 from test_render_meshes import hand_sized_batch
 
-from hifihr.render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex
+from hifihr.render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, list_backends
+from hifihr.render import sh_shading
 from hifihr.render.backends import create_backend
 from hifihr.render.camera import scale_intrinsics
 
@@ -210,3 +214,132 @@ def test_reference_ndc_camera_centres_pixels_at_half_integers():
             rows, cols = torch.nonzero(ids >= 0, as_tuple=True)
             assert (int(cols.min()), int(rows.min())) == (first, 50 + (edge > 0.5))
         assert torch.equal(faces_ref, ours)
+
+
+
+def pytorch3d_fragments(fragments, num_faces: int):
+    """Our one-face-per-pixel fragments in PyTorch3D's layout (packed face ids, K = 1)."""
+    from pytorch3d.renderer.mesh.rasterizer import Fragments as P3DFragments
+
+    batch = fragments.pix_to_face.shape[0]
+    offsets = torch.arange(batch)[:, None, None] * num_faces
+    packed = torch.where(fragments.pix_to_face >= 0, fragments.pix_to_face + offsets, -1)
+    return P3DFragments(
+        pix_to_face=packed[..., None],
+        zbuf=fragments.zbuf[..., None],
+        bary_coords=fragments.bary[..., None, :],
+        dists=torch.zeros_like(fragments.zbuf)[..., None],
+    )
+
+
+def pytorch3d_meshes(verts, faces, textures):
+    """PyTorch3D meshes with the PyTorch3D textures of the same sampling conventions as ours."""
+    from pytorch3d.renderer import TexturesUV as P3DTexturesUV
+    from pytorch3d.renderer import TexturesVertex as P3DTexturesVertex
+    from pytorch3d.structures import Meshes
+
+    batch = verts.shape[0]
+    if isinstance(textures, TexturesUV):
+        p3d_textures = P3DTexturesUV(
+            maps=textures.maps_for(batch),
+            faces_uvs=textures.faces_uvs.expand(batch, -1, -1),
+            verts_uvs=textures.verts_uvs.expand(batch, -1, -1),
+        )
+    else:
+        p3d_textures = P3DTexturesVertex(verts_features=textures.colors)
+    return Meshes(verts, faces.expand(batch, -1, -1), textures=p3d_textures)
+
+
+def pytorch3d_shade(shading, fragments, verts, faces, textures, light, background):
+    """PyTorch3D's shading of our fragments: [B, H, W, 3].
+
+    "phong": the reference's ``HardPhongShader`` with the lights and materials that
+    ``DirectionalLight`` stands for, seen from a camera at the origin (verts in the camera frame). "sh" and "albedo": PyTorch3D's texture sampling, vertex
+    normals and barycentric interpolation, then the SH sum (checked against a naive sum in
+    test_render_shading.py), then PyTorch3D's hard blend.
+    """
+    from pytorch3d.ops import interpolate_face_attributes
+    from pytorch3d.renderer import BlendParams, DirectionalLights, HardPhongShader, Materials, PerspectiveCameras
+    from pytorch3d.renderer.blending import hard_rgb_blend
+
+    meshes = pytorch3d_meshes(verts, faces, textures)
+    p3d_fragments = pytorch3d_fragments(fragments, faces.shape[0])
+    blend = BlendParams(background_color=tuple(background))
+    if shading == "phong":
+        ones = torch.ones_like(light.color)
+        shader = HardPhongShader(
+            cameras=PerspectiveCameras(R=torch.eye(3).expand(len(verts), 3, 3), T=torch.zeros(len(verts), 3)),
+            lights=DirectionalLights(
+                ambient_color=light.ambient * ones,
+                diffuse_color=light.color,
+                specular_color=light.specular_color * ones,
+                direction=light.direction,
+            ),
+            materials=Materials(
+                ambient_color=ones,
+                diffuse_color=light.material_diffuse * ones,
+                specular_color=light.material_specular * ones,
+                shininess=light.shininess,
+            ),
+            blend_params=blend,
+        )
+        return shader(p3d_fragments, meshes)[..., :3]
+    colors = meshes.sample_textures(p3d_fragments)
+    if shading == "sh":
+        normals = interpolate_face_attributes(
+            p3d_fragments.pix_to_face, p3d_fragments.bary_coords, meshes.verts_normals_packed()[meshes.faces_packed()]
+        )
+        colors = sh_shading(colors, F.normalize(normals, dim=-1, eps=1e-6), light)
+    return hard_rgb_blend(colors, p3d_fragments, blend)[..., :3]
+
+
+SHADER_CASES = {
+    "phong": lambda batch: light_for(batch),
+    "sh": lambda batch: SHLight(
+        SHLight.white(batch).coeffs + 0.3 * torch.randn(batch, 9, 3, generator=torch.Generator().manual_seed(6))
+    ),
+    "albedo": lambda batch: None,
+}
+
+
+def leaves_of(light) -> tuple[list[torch.Tensor], object]:
+    """The light's tensors, as leaves that require gradients, and the light made of them."""
+    if light is None:
+        return [], None
+    if isinstance(light, SHLight):
+        coeffs = light.coeffs.clone().requires_grad_(True)
+        return [coeffs], SHLight(coeffs)
+    color, direction = (x.clone().requires_grad_(True) for x in (light.color, light.direction))
+    return [color, direction], DirectionalLight(color, direction)
+
+
+@pytest.mark.parametrize("texture_kind", ["uv", "vertex"])
+@pytest.mark.parametrize("shading", sorted(SHADER_CASES))
+@pytest.mark.parametrize("backend", list_backends())
+def test_shader_matches_pytorch3d_on_the_same_fragments(backend, shading, texture_kind):
+    """Whatever rasterized, the renderer's image and its gradients (vertices, texture, light)
+    equal PyTorch3D's shading of the same fragments, at every pixel, edges included."""
+    verts, faces, K, textures = hand_sized_batch(2, num_rings=10, num_around=16, seed=8)
+    K = scale_intrinsics(K, 0.75)
+    v = verts.clone().requires_grad_(True)
+    if texture_kind == "uv":
+        albedo = textures.maps.clone().requires_grad_(True)
+        tex = TexturesUV(albedo, textures.verts_uvs, textures.faces_uvs)
+    else:
+        albedo = torch.sigmoid(verts * 40.0).requires_grad_(True)
+        tex = TexturesVertex(albedo)
+    light_leaves, light = leaves_of(SHADER_CASES[shading](2))
+    background = (1.0, 0.5, 0.0)
+    out = Renderer(48, 2, backend=backend, shading=shading, background=background).render(v, faces, K, tex, light)
+    theirs = pytorch3d_shade(shading, out.fragments, v, faces, tex, light, background)
+    theirs = F.avg_pool2d(theirs.permute(0, 3, 1, 2), 2)
+    assert int((out.fragments.pix_to_face >= 0).sum()) > 2000
+    assert_close(out.rgb, theirs, atol=2e-6)
+    weights = torch.rand(2, 3, 48, 48, generator=torch.Generator().manual_seed(9))
+    leaves = [v, albedo] + light_leaves
+    ours_grads = torch.autograd.grad((out.rgb * weights).sum(), leaves, retain_graph=True)
+    theirs_grads = torch.autograd.grad((theirs * weights).sum(), leaves)
+    for ours_grad, theirs_grad in zip(ours_grads, theirs_grads):
+        assert float(theirs_grad.abs().max()) > 0
+        # float32 sums over thousands of pixels: compare at 1e-5 of the gradient's scale.
+        assert_close(ours_grad, theirs_grad, atol=1e-5 * float(theirs_grad.abs().max()))

@@ -15,6 +15,16 @@ from hifihr.render.backends import create_backend
 from hifihr.render.camera import scale_intrinsics
 
 
+@pytest.fixture(params=list_backends())
+def backend(request) -> str:
+    """Each registered renderer backend whose package is installed."""
+    try:
+        create_backend(request.param)
+    except ImportError as error:
+        pytest.skip(f"renderer backend {request.param!r} is not installed: {error}")
+    return request.param
+
+
 def test_backend_registry():
     assert list_backends() == ["pytorch3d", "torch"]
     with pytest.raises(ValueError, match=r"renderer backend: expected one of \['pytorch3d', 'torch'\], got 'opengl'"):
@@ -45,11 +55,13 @@ def test_renderer_rejects_bad_arguments():
     assert "supersample=3" in repr(renderer)
 
 
-def test_supersampling_is_average_of_the_large_render():
+def test_supersampling_is_average_of_the_large_render(backend):
     verts, faces, K, textures = hand_sized_batch(2)
     K = scale_intrinsics(K, 0.5)
-    small = Renderer(32, supersample=3, shading="phong").render(verts, faces, K, textures)
-    large = Renderer(96, supersample=1, shading="phong").render(verts, faces, scale_intrinsics(K, 3), textures)
+    small = Renderer(32, supersample=3, backend=backend, shading="phong").render(verts, faces, K, textures)
+    large = Renderer(96, supersample=1, backend=backend, shading="phong").render(
+        verts, faces, scale_intrinsics(K, 3), textures
+    )
     assert small.fragments.pix_to_face.shape == (2, 96, 96)
     assert torch.equal(small.fragments.pix_to_face, large.fragments.pix_to_face)
     assert_close(small.rgb, F.avg_pool2d(large.rgb, 3), atol=1e-6)
@@ -59,13 +71,15 @@ def test_supersampling_is_average_of_the_large_render():
     assert set(torch.unique(small.alpha * 9).round().tolist()) <= set(range(10))
 
 
-def test_background_and_albedo():
+def test_background_and_albedo(backend):
     verts, faces, K, _ = hand_sized_batch(2)
     colors = torch.tensor([0.2, 0.4, 0.6]).expand(2, verts.shape[1], 3)
-    out = Renderer(64, supersample=2, shading="albedo", background=(0.0, 0.5, 1.0)).render(
+    out = Renderer(64, supersample=2, backend=backend, shading="albedo", background=(0.0, 0.5, 1.0)).render(
         verts, faces, K, TexturesVertex(colors)
     )
-    assert out.rgb.shape == (2, 3, 64, 64) and out.alpha.shape == (2, 1, 64, 64) and out.soft_alpha is None
+    assert out.rgb.shape == (2, 3, 64, 64)
+    assert out.alpha.shape == (2, 1, 64, 64)
+    assert out.soft_alpha is None
     # Each pixel mixes the surface colour and the background in proportion to its coverage.
     expected = out.alpha * torch.tensor([0.2, 0.4, 0.6])[:, None, None] + (1 - out.alpha) * torch.tensor(
         [0.0, 0.5, 1.0]
@@ -73,11 +87,13 @@ def test_background_and_albedo():
     assert_close(out.rgb, expected, atol=1e-6)
 
 
-def test_white_sh_light_equals_albedo():
+def test_white_sh_light_equals_albedo(backend):
     verts, faces, K, textures = hand_sized_batch(2)
-    sh = Renderer(64, supersample=1, shading="sh").render(verts, faces, K, textures, light=SHLight.white(2, 16))
-    albedo = Renderer(64, supersample=1, shading="albedo").render(verts, faces, K, textures)
-    default = Renderer(64, supersample=1).render(verts, faces, K, textures)
+    sh = Renderer(64, supersample=1, backend=backend, shading="sh").render(
+        verts, faces, K, textures, light=SHLight.white(2, 16)
+    )
+    albedo = Renderer(64, supersample=1, backend=backend, shading="albedo").render(verts, faces, K, textures)
+    default = Renderer(64, supersample=1, backend=backend).render(verts, faces, K, textures)
     assert_close(sh.rgb, albedo.rgb, atol=1e-5)
     assert_close(default.rgb, albedo.rgb, atol=1e-5)
 

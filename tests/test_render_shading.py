@@ -11,7 +11,7 @@ from helpers import assert_close
 from test_render_meshes import hand_sized_batch
 
 from hifihr.render import DirectionalLight, SHLight, TexturesVertex, phong_shading, project_points, rasterize
-from hifihr.render import sample_uv_map, sh_basis, sh_shading
+from hifihr.render import sample_uv_map, sh_basis, sh_shading, shade_fragments
 from hifihr.render.interpolate import PixelBatch
 from hifihr.render.lights import SH_Y00
 from hifihr.render.shading import SHADINGS, get_shading, resolve_light
@@ -159,3 +159,36 @@ def test_texture_samplers_match_interpolation():
     covered = fragments.pix_to_face >= 0
     assert_close(uv_image[covered], sample_uv_map(textures.maps, uv)[covered], atol=1e-6)
     assert bool((image[~covered] == 0).all())
+
+
+def test_shade_fragments_matches_per_pixel_sums():
+    """Each covered pixel: albedo, unit normal and point from the barycentrics of its face's
+    corners (vertex normals summed face by face here), then the shading formula; background
+    pixels exactly the background colour."""
+    verts, faces, K, _ = hand_sized_batch(2, num_rings=5, num_around=8)
+    verts = verts.double()
+    fragments = rasterize(project_points(verts, K.double()), faces, (32, 32))
+    colors = torch.rand(2, verts.shape[1], 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    light = DirectionalLight(
+        torch.tensor([[0.9, 0.8, 0.7], [0.5, 1.0, 0.2]], dtype=torch.float64),
+        torch.tensor([[0.3, -0.5, -1.0], [-0.2, 0.1, -0.9]], dtype=torch.float64),
+    )
+    background = torch.tensor([0.1, 0.2, 0.3], dtype=torch.float64)
+    image = shade_fragments(fragments, verts, faces, TexturesVertex(colors), "phong", light, background)
+    summed = torch.zeros_like(verts)
+    for face in faces.tolist():
+        p0, p1, p2 = verts[:, face].unbind(1)
+        for corner in face:
+            summed[:, corner] += torch.linalg.cross(p1 - p0, p2 - p0, dim=-1)
+    covered = fragments.pix_to_face >= 0
+    assert int(covered.sum()) > 200
+    for b, row, col in covered.nonzero().tolist()[::5]:
+        corners = faces[fragments.pix_to_face[b, row, col]]
+        bary = fragments.bary[b, row, col]
+        normal = bary @ (summed[b, corners] / summed[b, corners].norm(dim=-1, keepdim=True))
+        one = DirectionalLight(light.color[b : b + 1], light.direction[b : b + 1])
+        expected = phong_shading(
+            (bary @ colors[b, corners])[None], (normal / normal.norm())[None], (bary @ verts[b, corners])[None], one
+        )[0]
+        assert_close(image[b, row, col], expected, atol=1e-12)
+    assert bool((image[~covered] == background).all())

@@ -1,28 +1,25 @@
 """Renderer backends: a registry by name, and the built-in pure-PyTorch backend.
 
-A backend turns meshes in the OpenCV camera frame into fragments, colours and soft silhouettes
-at one resolution; ``Renderer`` does the rest (camera placement, supersampling, pooling). Every
-backend has the same three methods:
+A backend only rasterizes: it turns meshes in the OpenCV camera frame into fragments, and into
+soft silhouettes when asked, at one resolution. ``Renderer`` does everything else once for every
+backend (camera placement, interpolation, texturing, shading, blending, supersampling and
+pooling), as PyTorch3D's ``MeshRenderer`` splits a rasterizer from a shader. Every backend has
+the same two methods:
 
 * ``rasterize(verts_cam [B,V,3], faces [F,3], K [B,3,3], image_size) -> Fragments``
-* ``shade(fragments, verts_cam, faces, K, textures, shading, light, background) -> [B,H,W,3]``
 * ``soft_silhouette(verts_cam, faces, K, image_size, blur_radius_px) -> [B,H,W]``
 
-``K`` is in pixels of the image being rendered; ``background`` is a [3] tensor.
+``K`` is in pixels of the image being rendered; ``image_size`` is (H, W).
 """
 
 from __future__ import annotations
 
 from typing import Callable, Protocol
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from hifihr.render.camera import project_points
-from hifihr.render.interpolate import PixelBatch, vertex_normals
 from hifihr.render.rasterize import DEFAULT_Z_NEAR, Fragments, rasterize
-from hifihr.render.shading import get_shading
 from hifihr.render.silhouette import soft_silhouette
 
 
@@ -30,18 +27,6 @@ class RenderBackend(Protocol):
     """What ``Renderer`` needs from a backend (see the module docstring for shapes)."""
 
     def rasterize(self, verts_cam: Tensor, faces: Tensor, K: Tensor, image_size: tuple[int, int]) -> Fragments: ...
-
-    def shade(
-        self,
-        fragments: Fragments,
-        verts_cam: Tensor,
-        faces: Tensor,
-        K: Tensor,
-        textures,
-        shading: str,
-        light,
-        background: Tensor,
-    ) -> Tensor: ...
 
     def soft_silhouette(
         self, verts_cam: Tensor, faces: Tensor, K: Tensor, image_size: tuple[int, int], blur_radius_px: float
@@ -82,30 +67,11 @@ def create_backend(name: str) -> RenderBackend:
 
 @register_backend("torch")
 class TorchBackend:
-    """The built-in renderer: plain PyTorch, CPU or CUDA, any dtype the inputs have."""
+    """The built-in rasterizer and soft silhouette: plain PyTorch, CPU or CUDA, any dtype the inputs have."""
 
     def rasterize(self, verts_cam: Tensor, faces: Tensor, K: Tensor, image_size: tuple[int, int]) -> Fragments:
         screen = project_points(verts_cam, K, min_depth=DEFAULT_Z_NEAR)
         return rasterize(screen, faces, image_size)
-
-    def shade(
-        self,
-        fragments: Fragments,
-        verts_cam: Tensor,
-        faces: Tensor,
-        K: Tensor,
-        textures,
-        shading: str,
-        light,
-        background: Tensor,
-    ) -> Tensor:
-        pixels = PixelBatch.from_fragments(fragments)
-        albedo = textures.sample(pixels, faces)
-        normals = vertex_normals(verts_cam, faces)
-        geometry = pixels.interpolate(torch.cat([normals, verts_cam], dim=-1)[:, faces])
-        unit_normals = F.normalize(geometry[..., :3], dim=-1, eps=1e-6)
-        colors = get_shading(shading).shade(albedo, unit_normals, geometry[..., 3:], light)
-        return pixels.to_image(colors, background)
 
     def soft_silhouette(
         self, verts_cam: Tensor, faces: Tensor, K: Tensor, image_size: tuple[int, int], blur_radius_px: float

@@ -1,4 +1,9 @@
-"""The renderer: camera placement, backend, supersampling anti-aliasing and silhouettes."""
+"""The renderer: camera placement, a backend's rasterizer, the one shader, supersampling.
+
+``Renderer.render`` places the mesh in the camera, lets the backend rasterize it at k times the
+output resolution, shades the fragments with ``shade_fragments`` (the same for every backend),
+average-pools by k and asks the backend for the soft silhouette when wanted.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from torch import Tensor
 from hifihr.render.backends import create_backend
 from hifihr.render.camera import check_shape, scale_intrinsics, world_to_camera
 from hifihr.render.rasterize import Fragments, check_faces
-from hifihr.render.shading import get_shading, resolve_light
+from hifihr.render.shading import get_shading, resolve_light, shade_fragments
 from hifihr.render.textures import TexturesUV, TexturesVertex
 
 
@@ -41,10 +46,12 @@ class Renderer:
     Args:
         image_size: output size, an int for a square image or (H, W), in pixels.
         supersample: k; the mesh is rendered at (k·H, k·W) with K scaled by diag(k, k, 1) and
-            average-pooled by k (the reference uses 3: 672 -> 224).
-        backend: a name from ``list_backends()``: "torch" (built in) or "pytorch3d" (optional).
-        shading: "sh" (spherical-harmonics Lambertian, ``SHLight``), "phong" (the reference's
-            hard Phong with a ``DirectionalLight``) or "albedo" (texture colour only, no light).
+            average-pooled by k (3 renders a 224 x 224 crop at 672 x 672).
+        backend: a name from ``list_backends()``, the rasterizer: "torch" (built in) or
+            "pytorch3d" (optional). Shading is the same for every backend.
+        shading: a name from ``SHADINGS``: "sh" (spherical-harmonics Lambertian, ``SHLight``),
+            "phong" (hard Phong with a ``DirectionalLight``, the formula of PyTorch3D's
+            ``HardPhongShader``) or "albedo" (texture colour only, no light).
         background: RGB background colour (the reference uses white).
         blur_radius_px: radius of the soft silhouette in output pixels (see
             ``hifihr.render.silhouette``).
@@ -129,9 +136,7 @@ class Renderer:
         height, width = self.image_size
         render_K = scale_intrinsics(K, k)
         fragments = self.backend.rasterize(verts_cam, faces, render_K, (k * height, k * width))
-        colors = self.backend.shade(
-            fragments, verts_cam, faces, render_K, textures, self.shading, light, background
-        )
+        colors = shade_fragments(fragments, verts_cam, faces, textures, self.shading, light, background)
         rgb = F.avg_pool2d(colors.permute(0, 3, 1, 2), k)
         coverage = (fragments.pix_to_face >= 0).to(verts.dtype)[:, None]
         soft_alpha = None

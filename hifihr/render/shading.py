@@ -1,9 +1,12 @@
-"""Shading models (pure functions) and their registry, plus hard background blending.
+"""Shading models (pure functions) and their registry, and the shader that colours fragments.
 
 Every shading function takes per-pixel tensors in the OpenCV camera frame, [B, ..., 3] with any
 pixel layout after the batch dimension (an image [B, H, W, 3] or packed pixels [B, N, 3]):
 ``albedo``, ``normals`` (unit), ``points`` (metres), and a light with [B, ...] parameters, and
 returns colours of the same shape (not clamped).
+
+``shade_fragments`` is the one shader of the renderer, whatever backend rasterized: it
+interpolates, textures, shades and blends the covered pixels of a ``Fragments``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hifihr.render.interpolate import PixelBatch, vertex_normals
 from hifihr.render.lights import DirectionalLight, SHLight, sh_basis
+from hifihr.render.rasterize import Fragments
 
 
 def sh_shading(albedo: Tensor, normals: Tensor, light: SHLight) -> Tensor:
@@ -35,8 +40,8 @@ def sh_shading(albedo: Tensor, normals: Tensor, light: SHLight) -> Tensor:
 
 
 def phong_shading(albedo: Tensor, normals: Tensor, points: Tensor, light: DirectionalLight) -> Tensor:
-    """The reference's hard Phong shading with one directional light (formula in
-    ``DirectionalLight``), equal to PyTorch3D's ``HardPhongShader`` colour.
+    """Hard Phong shading with one directional light (formula in ``DirectionalLight``), the
+    colour of PyTorch3D's ``HardPhongShader``.
 
     Args:
         albedo: [B, ..., 3].
@@ -116,15 +121,40 @@ def resolve_light(shading: str, light: object, batch: int, device: torch.device,
     return light
 
 
-def hard_blend(colors: Tensor, pix_to_face: Tensor, background: Tensor) -> Tensor:
-    """Replace the colour of background pixels.
+def shade_fragments(
+    fragments: Fragments,
+    verts_cam: Tensor,
+    faces: Tensor,
+    textures,
+    shading: str,
+    light: object,
+    background: Tensor,
+) -> Tensor:
+    """Colour every pixel of rasterized meshes: interpolate, texture, shade, blend.
+
+    Only the covered pixels are shaded (``PixelBatch``). Each gets the albedo of ``textures``,
+    the unit normal interpolated from the area-weighted vertex normals (eps 1e-6) and the
+    surface point interpolated from the vertices, both with the fragments' perspective-correct
+    barycentrics; the shading model ``shading`` turns them into a colour. Background pixels are
+    exactly ``background``.
 
     Args:
-        colors: [B, H, W, 3] shaded colours.
-        pix_to_face: [B, H, W] int64, -1 on background.
+        fragments: rasterizer output, [B, H, W] fields (any backend).
+        verts_cam: [B, V, 3] vertices in metres, OpenCV camera frame (camera at the origin).
+        faces: [F, 3] int64 vertex indices, shared by the batch (the ones rasterized).
+        textures: ``TexturesUV`` or ``TexturesVertex`` with batch B.
+        shading: a name from ``SHADINGS``.
+        light: the light of that shading model (see ``resolve_light``), or None for "albedo".
         background: [3] RGB background colour.
 
     Returns:
-        [B, H, W, 3]; exactly ``background`` where pix_to_face < 0.
+        [B, H, W, 3] colours, not clamped; differentiable w.r.t. the vertices (through the
+        barycentrics, normals and points), the textures and the light.
     """
-    return torch.where((pix_to_face >= 0)[..., None], colors, background.to(colors))
+    pixels = PixelBatch.from_fragments(fragments)
+    albedo = textures.sample(pixels, faces)
+    normals = vertex_normals(verts_cam, faces)
+    geometry = pixels.interpolate(torch.cat([normals, verts_cam], dim=-1)[:, faces])
+    unit_normals = F.normalize(geometry[..., :3], dim=-1, eps=1e-6)
+    colors = get_shading(shading).shade(albedo, unit_normals, geometry[..., 3:], light)
+    return pixels.to_image(colors, background)
