@@ -83,6 +83,8 @@ def write_assets(objects: dict[str, object], out_dir: Path) -> dict[str, str]:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a uniquely named temporary file in the same folder,
+    made readable by everyone (0644, as a checked-in asset), then renamed over ``path``."""
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "wb") as out:
