@@ -3,7 +3,6 @@ the reference-config importer."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import typing
 from pathlib import Path
@@ -23,6 +22,7 @@ from hifihr.config import (
     parse_override,
     save_config,
 )
+from hifihr.config_import import convert
 from hifihr.hand import list_hand_models
 from hifihr.losses import SUPERVISION_PRESETS, WeightSchedule
 
@@ -315,21 +315,16 @@ def test_command_line_prints_the_resolved_config(tmp_path, capsys):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def importer():
-    spec = importlib.util.spec_from_file_location("import_reference_config", ROOT / "scripts" / "import_reference_config.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_import_full_rhd_freihand(importer):
-    converted, notes = importer.convert(json.loads((FIXTURES / "full_rhd_freihand.json").read_text()))
+def test_import_full_rhd_freihand():
+    converted, notes = convert(json.loads((FIXTURES / "full_rhd_freihand.json").read_text()))
     cfg = config_from_dict(converted)
-    assert cfg.loss.supervision == "full" and cfg.loss.base == "l1"
+    assert cfg.loss.supervision == "full"
+    assert cfg.loss.base == "l1"
     assert cfg.loss.resolved_weights() == load_config(CONFIG_DIR / "FreiHAND/full.json").loss.resolved_weights()
-    assert cfg.data.train[0].name == "freihand" and cfg.data.train[0].options == {"masks": True, "openpose": False, "verts": True}
-    assert cfg.data.val[0].split == "evaluation" and (cfg.data.batch_size, cfg.data.val_batch_size) == (48, 16)
+    assert cfg.data.train[0].name == "freihand"
+    assert cfg.data.train[0].options == {"masks": True, "openpose": False, "verts": True}
+    assert cfg.data.val[0].split == "evaluation"
+    assert (cfg.data.batch_size, cfg.data.val_batch_size) == (48, 16)
     assert (cfg.model.backbone, cfg.model.light, cfg.render.shading, cfg.render.soft_silhouette) == ("tf_efficientnet_b3", "directional", "phong", True)
     assert (cfg.hand.model, cfg.hand.mano_dir) == ("nimble", "assets/mano")
     assert (cfg.optim.lr, cfg.optim.lr_milestones, cfg.optim.lr_gamma) == (1e-6, (80, 160, 200, 300, 350, 400, 450), 0.5)
@@ -339,24 +334,26 @@ def test_import_full_rhd_freihand(importer):
     assert not keys & {"lambda_j3d", "lambda_texture", "train_batch", "losses"}
 
 
-def test_import_rhd_pretraining_matches_our_pretrain_config(importer):
-    converted, notes = importer.convert(json.loads((FIXTURES / "fully_superv_rhd_baseline_2.json").read_text()))
+def test_import_rhd_pretraining_matches_our_pretrain_config():
+    converted, notes = convert(json.loads((FIXTURES / "fully_superv_rhd_baseline_2.json").read_text()))
     cfg = config_from_dict(converted)
     ours = load_config(CONFIG_DIR / "RHD/pretrain.json")
     assert cfg.loss.resolved_weights() == ours.loss.resolved_weights()
     assert set(cfg.loss.drop) == set(ours.loss.drop)
     assert (cfg.optim.lr_milestones, cfg.optim.lr_gamma, cfg.train.epochs) == ((80, 120, 160, 200, 230), 0.5, 250)
     assert (cfg.model.texture, cfg.model.light, cfg.model.use_mean_shape, cfg.render.soft_silhouette) == (False, "none", True, False)
-    assert cfg.data.train[0].name == "rhd" and cfg.data.train[0].root == "datasets/RHD_published_v2"
+    assert cfg.data.train[0].name == "rhd"
+    assert cfg.data.train[0].root == "datasets/RHD_published_v2"
     assert "lambda_pose: ignored, as in the reference (overwritten by lambda_pose_list[0])" in notes
     assert "lambda_vert_3d: weight of a term not in 'losses' (no effect in the reference either)" in notes
 
 
-def test_import_lists_what_it_cannot_map(importer):
+def test_import_lists_what_it_cannot_map():
     reference = json.loads((FIXTURES / "fully_superv_rhd_baseline_2.json").read_text())
     reference.update({"losses": ["joint_3d", "mscale", "triangle"], "train_datasets": ["RHD", "Dart"], "surprise": 1})
-    converted, notes = importer.convert(reference)
+    converted, notes = convert(reference)
     assert set(config_from_dict(converted).loss.resolved_weights()) == {"joint_3d"}
-    assert "losses: 'mscale' has no counterpart here" in notes and "losses: 'triangle' has no counterpart here" in notes
+    assert "losses: 'mscale' has no counterpart here" in notes
+    assert "losses: 'triangle' has no counterpart here" in notes
     assert "train_datasets: dataset 'Dart' has no loader here (known: FreiHand, HO3D, RHD)" in notes
     assert "surprise: unknown key, not carried over" in notes

@@ -1,13 +1,10 @@
-"""The open hand (assets/open_hand, built by scripts/build_open_hand.py): NIMBLE's file format,
-a sound skin, keypoints in FreiHAND order, plausible shape and pose spaces, a deterministic build."""
+"""The open hand (assets/open_hand, built by hifihr.hand.open_hand): NIMBLE's file format, a
+sound skin, keypoints in FreiHAND order, plausible shape and pose spaces, a deterministic build."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,23 +13,14 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from helpers import assert_close
-from hifihr.hand import OPEN_HAND_DIR, load_hand_model, load_pickle
+from hifihr.hand import OPEN_HAND_DIR, load_hand_model, load_pickle, open_hand
 from hifihr.hand.joints import FREIHAND_NAMES
 
-REPO = Path(__file__).resolve().parents[1]
 MODEL_KEYS = {
     "vert", "bone_v_sep", "skin_v_sep", "face", "bone_f", "muscle_f", "skin_f", "all_sw", "all_pbs", "jreg_bone",
     "jreg_mano", "shape_basis", "shape_pm_std", "shape_pm_mean", "pose_basis", "pose_mean", "pose_pm_std",
     "pose_pm_mean", "skin_v_surface_mask", "skin_v_gd",
 }  # fmt: skip
-
-
-def _load_builder():
-    spec = importlib.util.spec_from_file_location("build_open_hand", REPO / "scripts" / "build_open_hand.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -112,17 +100,24 @@ def test_format_contract(raw):
     assert set(model) == MODEL_KEYS
     num_all = model["vert"].shape[0]
     num_bone, num_skin = model["bone_v_sep"], -model["skin_v_sep"]
-    assert isinstance(num_bone, int) and isinstance(model["skin_v_sep"], int) and model["skin_v_sep"] < 0
+    assert isinstance(num_bone, int)
+    assert isinstance(model["skin_v_sep"], int)
+    assert model["skin_v_sep"] < 0
     num_muscle = num_all - num_bone - num_skin
-    assert num_bone > 0 and num_muscle > 0 and 1500 <= num_skin <= 3000
+    assert num_bone > 0
+    assert num_muscle > 0
+    assert 1500 <= num_skin <= 3000
     for key, value in model.items():
         if key.endswith("_sep"):
             continue
         assert isinstance(value, torch.Tensor), key
     for key in ("face", "bone_f", "muscle_f", "skin_f"):
-        assert model[key].dtype == torch.int64 and model[key].shape[1] == 3, key
-    assert int(model["bone_f"].max()) < num_bone and int(model["muscle_f"].max()) < num_muscle
-    assert int(model["skin_f"].max()) == num_skin - 1 and int(model["skin_f"].min()) == 0
+        assert model[key].dtype == torch.int64, key
+        assert model[key].shape[1] == 3, key
+    assert int(model["bone_f"].max()) < num_bone
+    assert int(model["muscle_f"].max()) < num_muscle
+    assert int(model["skin_f"].max()) == num_skin - 1
+    assert int(model["skin_f"].min()) == 0
     assert model["face"].shape[0] == sum(model[k].shape[0] for k in ("bone_f", "muscle_f", "skin_f"))
     assert torch.equal(model["face"][-model["skin_f"].shape[0] :], model["skin_f"] + num_bone + num_muscle)
     shapes = {
@@ -132,25 +127,33 @@ def test_format_contract(raw):
     for key, shape in shapes.items():
         assert tuple(model[key].shape) == shape, key
     num_shape, num_pose = model["shape_basis"].shape[0], model["pose_basis"].shape[0]
-    assert num_shape >= 20 and model["shape_basis"].shape[1] == 3 * num_all
-    assert num_pose >= 30 and model["pose_basis"].shape[1] == 57
+    assert num_shape >= 20
+    assert model["shape_basis"].shape[1] == 3 * num_all
+    assert num_pose >= 30
+    assert model["pose_basis"].shape[1] == 57
     for key, size in (("shape_pm_std", num_shape), ("shape_pm_mean", num_shape), ("pose_pm_std", num_pose), ("pose_pm_mean", num_pose)):
         assert tuple(model[key].shape) == (size,), key
         assert model[key].is_floating_point()
-    assert (model["shape_pm_std"] > 0).all() and (model["pose_pm_std"] > 0).all()
-    assert model["skin_v_surface_mask"].dtype == torch.bool and bool(model["skin_v_surface_mask"].all())
+    assert (model["shape_pm_std"] > 0).all()
+    assert (model["pose_pm_std"] > 0).all()
+    assert model["skin_v_surface_mask"].dtype == torch.bool
+    assert bool(model["skin_v_surface_mask"].all())
     assert torch.count_nonzero(model["all_pbs"]) == 0  # no pose correctives (documented)
     gd = model["skin_v_gd"].double()
     assert_close(gd, gd.T, atol=0.0)
-    assert float(gd.diagonal().abs().max()) == 0.0 and float(gd.min()) >= 0.0
+    assert float(gd.diagonal().abs().max()) == 0.0
+    assert float(gd.min()) >= 0.0
     # Texture PCA: numpy arrays, flattened BGR maps, >= 10 components shared by the three maps.
     assert set(tex) == {"diffuse", "normal", "spec"}
     sizes = set()
     for name, entry in tex.items():
-        assert set(entry) == {"basis", "mean", "std"} and all(isinstance(v, np.ndarray) for v in entry.values())
+        assert set(entry) == {"basis", "mean", "std"}
+        assert all(isinstance(v, np.ndarray) for v in entry.values())
         texels, comps = entry["basis"].shape
         sizes.add(texels)
-        assert comps >= 10 and entry["mean"].shape == (texels,) and entry["std"].shape == (comps,)
+        assert comps >= 10
+        assert entry["mean"].shape == (texels,)
+        assert entry["std"].shape == (comps,)
         assert round((texels / 3) ** 0.5) ** 2 * 3 == texels
     assert len(sizes) == 1
     # UV layout: OBJ lines whose faces are skin_f + 1 row by row.
@@ -178,16 +181,21 @@ def test_loads_through_the_nimble_layer(hand):
         export_maps=True,
     )
     num_skin = hand.skin_template.shape[0]
-    assert out.verts.shape == (2, num_skin, 3) and out.joints.shape == (2, 21, 3) and out.model_joints.shape == (2, 25, 3)
-    assert out.eval_verts.shape == out.verts.shape and torch.equal(out.eval_faces, out.faces)
-    assert out.texture.shape[1:] == (hand.texture_size, hand.texture_size, 3) and out.normal_map.shape == out.texture.shape
+    assert out.verts.shape == (2, num_skin, 3)
+    assert out.joints.shape == (2, 21, 3)
+    assert out.model_joints.shape == (2, 25, 3)
+    assert out.eval_verts.shape == out.verts.shape
+    assert torch.equal(out.eval_faces, out.faces)
+    assert out.texture.shape[1:] == (hand.texture_size, hand.texture_size, 3)
+    assert out.normal_map.shape == out.texture.shape
     # Metres: a hand is 15-25 cm from the wrist keypoint to the middle fingertip (flattened).
     flat = hand(full_pose=torch.zeros(1, 20, 3, dtype=torch.float64))
     length = torch.linalg.vector_norm(flat.joints[0, 12] - flat.joints[0, 0])
     assert 0.15 < float(length) < 0.25
     # The mean diffuse map looks like skin: red > green > blue on average, mid brightness.
     mean_rgb = out.texture[0].reshape(-1, 3).mean(0)
-    assert mean_rgb[0] > mean_rgb[1] > mean_rgb[2] and 0.3 < float(mean_rgb.mean()) < 0.8
+    assert mean_rgb[0] > mean_rgb[1] > mean_rgb[2]
+    assert 0.3 < float(mean_rgb.mean()) < 0.8
     # The normal map is tangent-space with +z (blue) up.
     assert float(out.normal_map[0, ..., 2].mean()) > 0.95
 
@@ -213,13 +221,16 @@ def test_rest_and_mean_skin_are_watertight_and_do_not_self_intersect(hand, rest_
     for out in rest_and_mean:
         verts = out.verts[0].numpy() * 1000.0
         mesh = trimesh.Trimesh(verts, faces, process=False)
-        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.euler_number == 2
+        assert mesh.is_watertight
+        assert mesh.is_winding_consistent
+        assert mesh.euler_number == 2
         assert mesh.volume > 2e5  # mm^3: about 0.36 litres
         assert self_intersections(verts, faces) == 0
 
 
 def test_keypoints_inside_the_hand_and_in_order(hand, rest_and_mean):
-    assert FREIHAND_NAMES[0] == "wrist" and FREIHAND_NAMES[4] == "thumb_tip"
+    assert FREIHAND_NAMES[0] == "wrist"
+    assert FREIHAND_NAMES[4] == "thumb_tip"
     for out in rest_and_mean:
         verts = out.verts[0].numpy() * 1000.0
         joints = out.joints[0].numpy() * 1000.0
@@ -228,7 +239,8 @@ def test_keypoints_inside_the_hand_and_in_order(hand, rest_and_mean):
         tips = [4, 8, 12, 16, 20]
         others = [k for k in range(21) if k not in tips]
         # Joint centres lie well inside the skin; tips are skin points.
-        assert (inside[others] > 0.99).all() and (gap[others] > 2.0).all(), (inside, gap)
+        assert (inside[others] > 0.99).all(), (inside, gap)
+        assert (gap[others] > 2.0).all(), (inside, gap)
         assert (gap[tips] < 0.5).all(), gap[tips]
         for finger in range(5):
             chain = joints[[0] + [1 + 4 * finger + i for i in range(4)]]
@@ -284,7 +296,8 @@ def test_shape_components_are_smooth_and_plausible(hand):
     # The whole shape space keeps the skin watertight (no topology change) and roughly a hand.
     out = hand(shape=torch.full((1, 20), 2.0, dtype=torch.float64), full_pose=flat[:1])
     mesh = trimesh.Trimesh(out.verts[0].numpy() * 1000.0, faces.numpy(), process=False)
-    assert mesh.is_watertight and 1.5e5 < mesh.volume < 8e5
+    assert mesh.is_watertight
+    assert 1.5e5 < mesh.volume < 8e5
 
 
 def test_pose_components_span_flexion_spread_and_opposition(hand):
@@ -303,9 +316,8 @@ def test_pose_components_span_flexion_spread_and_opposition(hand):
 
 def test_build_is_deterministic():
     pytest.importorskip("fast_simplification", reason="the open-hand builder decimates with fast-simplification")
-    builder = _load_builder()
-    tiny = replace(builder.FULL, grid_mm=3.0, skin_verts=500, texture_size=24, shape_samples=24, pose_samples=60, tex_samples=12)
-    first = {name: builder.pickle_bytes(obj) for name, obj in builder.build(tiny, log=lambda *args: None).items()}
-    second = {name: builder.pickle_bytes(obj) for name, obj in builder.build(tiny, log=lambda *args: None).items()}
+    tiny = replace(open_hand.FULL, grid_mm=3.0, skin_verts=500, texture_size=24, shape_samples=24, pose_samples=60, tex_samples=12)
+    first = {name: open_hand.pickle_bytes(obj) for name, obj in open_hand.build(tiny, log=lambda *args: None).items()}
+    second = {name: open_hand.pickle_bytes(obj) for name, obj in open_hand.build(tiny, log=lambda *args: None).items()}
     assert first == second
     assert len(first["NIMBLE_DICT_9137.pkl"]) > 100_000

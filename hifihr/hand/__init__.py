@@ -17,7 +17,8 @@ from .mano import ManoLayer, load_mano_data, mano_file
 from .nimble import NimbleLayer, load_nimble_data
 from .output import HandOutput
 
-#: Where the open hand (our NIMBLE-format model, built by scripts/build_open_hand.py) lives.
+#: Where the open hand (our NIMBLE-format model, built by :mod:`hifihr.hand.open_hand`) lives;
+#: the default output of ``scripts/build_open_hand.py``.
 OPEN_HAND_DIR = Path(__file__).resolve().parents[2] / "assets" / "open_hand"
 
 _HAND_MODELS: dict[str, Callable[..., nn.Module]] = {}
