@@ -1,0 +1,197 @@
+"""Detections as weak labels: run a detector over a dataset or a folder of photos, and measure
+how well detections agree with ground-truth 2D keypoints.
+
+A dataset sample's annotated hand is the detection nearest to the centre of the sample's
+deterministic crop (within half the crop side); that hand's keypoints, in source-image pixels,
+become the sample's ``openpose2d`` when the dataset is built with ``keypoints_file``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from hifihr.data.base import BadSampleError, HandDataset
+from hifihr.data.io import ImageReadError, read_image
+from hifihr.data.transforms import AugmentParams, apply_affine
+from hifihr.detect.detection import HandDetection, box_from_keypoints, nearest_detection
+from hifihr.detect.records import ImageDetections
+
+Detector = Callable[[np.ndarray], list[HandDetection]]
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
+
+
+def crop_centre(dataset: HandDataset, record, image_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """(centre [2], side) of sample's deterministic crop, in source-image pixels."""
+    view = dataset.view(record, image_hw, AugmentParams())
+    inverse = np.linalg.inv(view.affine)
+    half = dataset.image_size / 2
+    centre = apply_affine(inverse, np.array([[half, half]]))[0]
+    side = dataset.image_size * float(np.sqrt(abs(np.linalg.det(inverse[:2, :2]))))
+    return centre, side
+
+
+def detect_dataset(
+    dataset: HandDataset,
+    detector: Detector,
+    progress: Optional[Callable[[int], None]] = None,
+    limit: Optional[int] = None,
+) -> tuple[list[ImageDetections], float]:
+    """Detect hands in every sample's source image (the first ``limit`` samples if given).
+
+    Returns:
+        one :class:`ImageDetections` per sample (``match`` = the annotated hand or None; an
+        unreadable sample carries ``error``), and the detector's total time in seconds.
+    """
+    entries, seconds = [], 0.0
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    for index in range(count):
+        try:
+            record, image, _ = dataset.read(index)
+        except BadSampleError as err:
+            entries.append(ImageDetections(image="", size=(0, 0), sample=index, error=str(err)))
+            continue
+        height, width = image.shape[:2]
+        start = time.perf_counter()
+        hands = detector(image)
+        seconds += time.perf_counter() - start
+        centre, side = crop_centre(dataset, record, (height, width))
+        if record.mirror:  # the crop lives in the mirrored image; the detections in the source
+            centre = np.array([width - centre[0], centre[1]])
+        chosen = nearest_detection(hands, centre, side / 2)
+        entries.append(
+            ImageDetections(
+                image=str(Path(record.image_path).relative_to(dataset.root)) if Path(record.image_path).is_relative_to(dataset.root) else str(record.image_path),
+                size=(width, height),
+                hands=hands,
+                sample=index,
+                match=None if chosen is None else hands.index(chosen),
+            )
+        )
+        if progress is not None:
+            progress(index)
+    return entries, seconds
+
+
+def list_media(folder: Path) -> list[Path]:
+    """Image and video files directly in ``folder``, sorted by name.
+
+    Raises:
+        FileNotFoundError: ``folder`` is not a folder or holds no image or video.
+    """
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES + VIDEO_SUFFIXES)
+    if not files:
+        raise FileNotFoundError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) or videos ({', '.join(VIDEO_SUFFIXES)}) in this folder")
+    return files
+
+
+def read_video_frame(path: Path, frame: int) -> np.ndarray:
+    """Frame ``frame`` of a video as [H, W, 3] uint8 RGB; ImageReadError when unreadable."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ImageReadError(f"{path}: not a readable video")
+        capture.set(cv2.CAP_PROP_POS_FRAMES, frame)
+        ok, data = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise ImageReadError(f"{path}: cannot read frame {frame}")
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+
+
+def iter_media(folder: Path, every: int = 1) -> Iterator[tuple[str, Optional[int], np.ndarray | ImageReadError]]:
+    """(file name, frame index or None, image [H, W, 3] uint8 RGB or the read error) for every
+    image of ``folder`` and every ``every``-th frame of each video in it."""
+    if every < 1:
+        raise ValueError(f"every: expected at least 1, got {every}")
+    for path in list_media(folder):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                yield path.name, None, read_image(path)
+            except ImageReadError as err:
+                yield path.name, None, err
+            continue
+        capture = cv2.VideoCapture(str(path))
+        if not capture.isOpened():
+            yield path.name, 0, ImageReadError(f"{path}: not a readable video")
+            continue
+        index = 0
+        while True:
+            ok, data = capture.read()
+            if not ok:
+                break
+            if index % every == 0:
+                yield path.name, index, cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+            index += 1
+        capture.release()
+
+
+def detect_folder(
+    folder: Path, detector: Detector, every: int = 1, progress: Optional[Callable[[str], None]] = None
+) -> tuple[list[ImageDetections], float]:
+    """Detect hands in every image and video frame of ``folder`` (see :func:`iter_media`); an
+    unreadable file gets an entry with ``error`` and the others go on.
+
+    Returns:
+        the entries and the detector's total time in seconds.
+    """
+    entries, seconds = [], 0.0
+    for name, frame, image in iter_media(folder, every):
+        if isinstance(image, ImageReadError):
+            entries.append(ImageDetections(image=name, size=(0, 0), frame=frame, error=str(image)))
+        else:
+            start = time.perf_counter()
+            hands = detector(image)
+            seconds += time.perf_counter() - start
+            entries.append(ImageDetections(image=name, size=(image.shape[1], image.shape[0]), frame=frame, hands=hands))
+        if progress is not None:
+            progress(name)
+    return entries, seconds
+
+
+def keypoint_agreement(detected: Sequence[Optional[np.ndarray]], truth: np.ndarray) -> dict[str, float]:
+    """How detected keypoints agree with ground truth.
+
+    Args:
+        detected: per sample, [21, 2] pixels or None (no detection).
+        truth: [N, 21, 2] ground-truth pixels, same frame.
+
+    Returns:
+        ``num``, ``detected``, ``detection_rate``; over detected samples: ``median_px`` and
+        ``mean_px`` (per-keypoint Euclidean error), ``median_box_frac`` (error / diagonal of
+        the ground truth's tight keypoint box), ``pck_0.1`` (fraction of keypoints within 0.1
+        of that diagonal). NaN where no sample was detected.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    if truth.ndim != 3 or truth.shape[1:] != (21, 2) or len(detected) != len(truth):
+        raise ValueError(f"truth: expected [N, 21, 2] for {len(detected)} detections, got {truth.shape}")
+    errors, fractions = [], []
+    for points, gt in zip(detected, truth):
+        if points is None:
+            continue
+        box = box_from_keypoints(gt)
+        diagonal = float(np.linalg.norm(box[2:] - box[:2]))
+        error = np.linalg.norm(np.asarray(points, dtype=np.float64) - gt, axis=1)
+        errors.append(error)
+        fractions.append(error / diagonal)
+    found = len(errors)
+    nan = float("nan")
+    errors_all = np.concatenate(errors) if errors else np.array([])
+    fractions_all = np.concatenate(fractions) if fractions else np.array([])
+    return {
+        "num": len(truth),
+        "detected": found,
+        "detection_rate": found / len(truth) if len(truth) else nan,
+        "median_px": float(np.median(errors_all)) if found else nan,
+        "mean_px": float(errors_all.mean()) if found else nan,
+        "median_box_frac": float(np.median(fractions_all)) if found else nan,
+        "pck_0.1": float((fractions_all <= 0.1).mean()) if found else nan,
+    }
