@@ -167,7 +167,7 @@ def keypoint_agreement(detected: Sequence[Optional[np.ndarray]], truth: np.ndarr
     Returns:
         ``num``, ``detected``, ``detection_rate``; over detected samples: ``median_px`` and
         ``mean_px`` (per-keypoint Euclidean error), ``median_box_frac`` (error / diagonal of
-        the ground truth's tight keypoint box), ``pck_0.1`` (fraction of keypoints within 0.1
+        the ground truth's tight keypoint box), ``pck_10pct`` (fraction of keypoints within 0.1
         of that diagonal). NaN where no sample was detected.
     """
     truth = np.asarray(truth, dtype=np.float64)
@@ -193,5 +193,23 @@ def keypoint_agreement(detected: Sequence[Optional[np.ndarray]], truth: np.ndarr
         "median_px": float(np.median(errors_all)) if found else nan,
         "mean_px": float(errors_all.mean()) if found else nan,
         "median_box_frac": float(np.median(fractions_all)) if found else nan,
-        "pck_0.1": float((fractions_all <= 0.1).mean()) if found else nan,
+        "pck_10pct": float((fractions_all <= 0.1).mean()) if found else nan,
     }
+
+
+def dataset_agreement(dataset: HandDataset, entries: Sequence[ImageDetections]) -> Optional[dict[str, float]]:
+    """:func:`keypoint_agreement` of the matched hands of ``entries`` (from
+    :func:`detect_dataset`) with the dataset's ground-truth 2D keypoints (source pixels);
+    None when the dataset has none. Unreadable samples are left out."""
+    detected, truth = [], []
+    for entry in entries:
+        if entry.error is not None:
+            continue
+        record = dataset.record(entry.sample)
+        if record.joints2d is None:
+            return None
+        truth.append(record.joints2d)  # source pixels, as the detections (mirroring comes later)
+        detected.append(None if entry.match is None else entry.hands[entry.match].keypoints2d)
+    if not truth:
+        return None
+    return keypoint_agreement(detected, np.stack(truth))
