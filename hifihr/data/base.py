@@ -282,6 +282,7 @@ class HandDataset(Dataset, ABC):
             sample["openpose_conf"] = _float(record.openpose_conf)
         if record.root is not None:
             sample["root"] = _float(view.points3d(record.root[None])[0])
+        if record.root_index is not None:  # also without a root: which keypoint a predicted root means
             sample["root_index"] = torch.tensor(record.root_index, dtype=torch.int64)
         if record.scale is not None:
             sample["scale"] = torch.tensor(record.scale, dtype=torch.float32)

@@ -9,8 +9,8 @@ longer side of their tight box): the same convention as ``scripts/demo.py``. A l
 mirrored into a right hand (the hand models are right hands).
 
 Sample fields: ``image``, ``K``, ``openpose2d`` (the detected keypoints, crop pixels),
-``openpose_conf``, ``bbox`` (the keypoints' tight box, crop pixels), ``mirrored``, ``index``,
-``dataset``: what ``supervision: "self"`` reads, with ``model.root = "predicted"`` (a photo
+``openpose_conf``, ``bbox`` (the keypoints' tight box, crop pixels), ``root_index`` (9: the
+predicted root is the middle MCP), ``mirrored``, ``index``, ``dataset``: what ``supervision: "self"`` reads, with ``model.root = "predicted"`` (a photo
 has no 3D root).
 """
 
@@ -29,6 +29,7 @@ from hifihr.detect.crop import KEYPOINT_BOX_SCALE, estimated_camera, square_crop
 from hifihr.detect.detection import HandDetection
 from hifihr.detect.labels import read_video_frame
 from hifihr.detect.records import DetectionsFileError, read_detections
+from hifihr.hand.joints import ROOT_INDEX
 
 LAYOUT = """\
   <root>/                     any images (.jpg, .png, ...) and videos (.mp4, .mov, ...)
@@ -110,6 +111,7 @@ class Photos(HandDataset):
             openpose2d=hand.detection.keypoints2d,
             openpose_conf=hand.detection.confidence,
             bbox=hand.detection.box,
+            root_index=ROOT_INDEX,
             mirror=hand.detection.left,
         )
 

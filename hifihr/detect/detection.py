@@ -15,7 +15,7 @@ import numpy as np
 HANDEDNESS = ("left", "right")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays inside: compared by identity
 class HandDetection:
     """One detected hand in one image.
 
