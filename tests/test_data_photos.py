@@ -98,3 +98,26 @@ def test_self_supervised_training_on_the_folder(tiny_root, photos):
         assert np.isfinite(record["loss"])
         assert record["terms"]["open_2dj"] > 0 and record["terms"]["texture_self"] > 0
     assert (tiny_root / "outputs" / "photos_self" / "checkpoints" / "last.pt").is_file()
+
+
+def test_video_frames_are_samples(tiny_root, tmp_path):
+    """Every 2nd frame of a video: samples read the frame they name (the hand moves right)."""
+    image = cv2.imread(str(tiny_root / "synthetic" / "training" / "rgb" / "00000000.jpg"))
+    height, width = image.shape[:2]
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (width, height))
+    frames = [np.roll(image, 4 * k, axis=1) for k in range(5)]
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    keypoints = np.array([[width / 2 - 8, height / 2 - 8], [width / 2 + 8, height / 2 + 8]] * 10 + [[width / 2, height / 2]])
+    hand = HandDetection(box_from_keypoints(keypoints), "right", 0.9, keypoints, np.full(21, 0.9))
+    entries, _ = detect_folder(tmp_path, lambda image: [hand], every=2)
+    assert [e.frame for e in entries] == [0, 2, 4]
+    write_detections(tmp_path / "detections.json", DetectionsFile({"kind": "folder"}, {}, entries))
+    dataset = build_dataset("photos", tmp_path, "evaluation", image_size=SIZE, box_scale=width / 16)  # the crop = the frame
+    assert len(dataset) == 3
+    for sample, k in zip((dataset[i] for i in range(3)), (0, 2, 4)):
+        expected = cv2.cvtColor(frames[k], cv2.COLOR_BGR2RGB).astype(np.float32) / 255
+        expected = cv2.resize(expected, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+        others = [abs(sample["image"].numpy().transpose(1, 2, 0) - cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB).astype(np.float32) / 255, (SIZE, SIZE), interpolation=cv2.INTER_AREA)).mean() for f in frames]
+        assert int(np.argmin(others)) == k

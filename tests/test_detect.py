@@ -297,3 +297,29 @@ def test_detector_needs_mediapipe_message(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_mediapipe)
     with pytest.raises(DetectorUnavailable, match="pip install -r requirements-detect.txt"):
         HandDetector()
+
+
+def test_evaluate_annotated_pairs_hands_one_to_one(tmp_path):
+    from hifihr.detect.labels import evaluate_annotated
+
+    cv2.imwrite(str(tmp_path / "two.png"), np.zeros((100, 200, 3), np.uint8))
+    rng = np.random.default_rng(4)
+    left_truth = rng.uniform(10, 50, (21, 2))
+    right_truth = rng.uniform(10, 50, (21, 2)) + [100, 0]
+    left_truth[0] = 0.0  # an unannotated keypoint: neither in the error nor in the box
+    annotations = {
+        "_doc": "comment",
+        "two.png": [
+            {"uv": left_truth.tolist(), "side": "left", "visible": [0] + [1] * 20},
+            {"uv": right_truth.tolist(), "side": "right"},
+        ],
+    }
+    detection = left_truth + [3.0, 4.0]
+    # One detection, near the left hand: it must not also count for the right hand.
+    summary, rows = evaluate_annotated(tmp_path, annotations, lambda image: [_hand(detection, "left")])
+    assert [r["detected"] for r in rows] == [True, False]
+    assert rows[0]["median_px"] == pytest.approx(5.0) and summary["median_px"] == pytest.approx(5.0)
+    box = box_from_keypoints(left_truth[1:])
+    assert rows[0]["median_box_frac"] == pytest.approx(5.0 / np.linalg.norm(box[2:] - box[:2]))
+    assert (summary["detected"], summary["num"], summary["images"]) == (1, 2, 1)
+    assert (summary["handedness_correct"], summary["handedness_known"]) == (1, 1)

@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from hifihr.data.base import BadSampleError, HandDataset, Record, require_root
-from hifihr.data.io import DatasetLayoutError, ImageReadError, read_image
+from hifihr.data.io import DatasetLayoutError, ImageReadError, read_video_frame
 from hifihr.data.registry import register_dataset
 from hifihr.data.transforms import Augmentation
 from hifihr.detect.crop import KEYPOINT_BOX_SCALE, estimated_camera, square_crop
 from hifihr.detect.detection import HandDetection
-from hifihr.detect.labels import read_video_frame
 from hifihr.detect.records import DetectionsFileError, read_detections
 from hifihr.hand.joints import ROOT_INDEX
 

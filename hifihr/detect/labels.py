@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from hifihr.data.base import BadSampleError, HandDataset
-from hifihr.data.io import ImageReadError, read_image
+from hifihr.data.io import ImageReadError, read_image, read_video_frame
 from hifihr.data.transforms import AugmentParams, apply_affine
 from hifihr.detect.detection import HandDetection, box_from_keypoints, nearest_detection
 from hifihr.detect.records import ImageDetections
@@ -92,21 +92,6 @@ def list_media(folder: Path) -> list[Path]:
     return files
 
 
-def read_video_frame(path: Path, frame: int) -> np.ndarray:
-    """Frame ``frame`` of a video as [H, W, 3] uint8 RGB; ImageReadError when unreadable."""
-    capture = cv2.VideoCapture(str(path))
-    try:
-        if not capture.isOpened():
-            raise ImageReadError(f"{path}: not a readable video")
-        capture.set(cv2.CAP_PROP_POS_FRAMES, frame)
-        ok, data = capture.read()
-    finally:
-        capture.release()
-    if not ok:
-        raise ImageReadError(f"{path}: cannot read frame {frame}")
-    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
-
-
 def iter_media(folder: Path, every: int = 1) -> Iterator[tuple[str, Optional[int], np.ndarray | ImageReadError]]:
     """(file name, frame index or None, image [H, W, 3] uint8 RGB or the read error) for every
     image of ``folder`` and every ``every``-th frame of each video in it."""
@@ -157,29 +142,36 @@ def detect_folder(
     return entries, seconds
 
 
-def keypoint_agreement(detected: Sequence[Optional[np.ndarray]], truth: np.ndarray) -> dict[str, float]:
+def keypoint_agreement(
+    detected: Sequence[Optional[np.ndarray]], truth: np.ndarray, visible: Optional[np.ndarray] = None
+) -> dict[str, float]:
     """How detected keypoints agree with ground truth.
 
     Args:
         detected: per sample, [21, 2] pixels or None (no detection).
         truth: [N, 21, 2] ground-truth pixels, same frame.
+        visible: [N, 21] {0, 1}: which ground-truth keypoints are annotated (default: all);
+            the others count neither in the errors nor in the box.
 
     Returns:
-        ``num``, ``detected``, ``detection_rate``; over detected samples: ``median_px`` and
-        ``mean_px`` (per-keypoint Euclidean error), ``median_box_frac`` (error / diagonal of
-        the ground truth's tight keypoint box), ``pck_10pct`` (fraction of keypoints within 0.1
-        of that diagonal). NaN where no sample was detected.
+        ``num``, ``detected``, ``detection_rate``; over the annotated keypoints of detected
+        samples: ``median_px`` and ``mean_px`` (Euclidean error), ``median_box_frac`` (error /
+        diagonal of the ground truth's tight keypoint box), ``pck_10pct`` (fraction of keypoints
+        within 0.1 of that diagonal). NaN where no sample was detected.
     """
     truth = np.asarray(truth, dtype=np.float64)
     if truth.ndim != 3 or truth.shape[1:] != (21, 2) or len(detected) != len(truth):
         raise ValueError(f"truth: expected [N, 21, 2] for {len(detected)} detections, got {truth.shape}")
+    visible = np.ones(truth.shape[:2], dtype=bool) if visible is None else np.asarray(visible, dtype=bool)
+    if visible.shape != truth.shape[:2]:
+        raise ValueError(f"visible: expected {truth.shape[:2]}, got {visible.shape}")
     errors, fractions = [], []
-    for points, gt in zip(detected, truth):
+    for points, gt, seen in zip(detected, truth, visible):
         if points is None:
             continue
-        box = box_from_keypoints(gt)
+        box = box_from_keypoints(gt[seen])
         diagonal = float(np.linalg.norm(box[2:] - box[:2]))
-        error = np.linalg.norm(np.asarray(points, dtype=np.float64) - gt, axis=1)
+        error = np.linalg.norm(np.asarray(points, dtype=np.float64)[seen] - gt[seen], axis=1)
         errors.append(error)
         fractions.append(error / diagonal)
     found = len(errors)
@@ -213,3 +205,71 @@ def dataset_agreement(dataset: HandDataset, entries: Sequence[ImageDetections]) 
     if not truth:
         return None
     return keypoint_agreement(detected, np.stack(truth))
+
+
+def evaluate_annotated(
+    folder: Path, annotations: dict, detector: Detector
+) -> tuple[dict[str, float], list[dict]]:
+    """Detections against annotated photos.
+
+    Args:
+        folder: the images' folder.
+        annotations: ``{"<path relative to folder>": [{"uv": [21, 2] pixels (FreiHAND order),
+            "visible": [21] {0, 1} (optional), "side": "left" | "right" (optional)}, ...], ...}``;
+            keys starting with ``_`` are comments.
+        detector: image [H, W, 3] uint8 RGB -> hands.
+
+    Annotated hands and detections are paired one to one, closest pairs first, by the distance
+    between the detection's box centre and the annotated keypoints' box centre (at most that
+    box's diagonal).
+
+    Returns:
+        the :func:`keypoint_agreement` over all annotated hands, plus ``images``,
+        ``ms_per_image`` (detector only), ``handedness_correct`` / ``handedness_known`` (matched
+        hands with a known side); and one row per annotated hand (image, side, detected,
+        median_px, median_box_frac, handedness).
+    """
+    detected, truth, visibility, rows, seconds = [], [], [], [], 0.0
+    handedness_known = handedness_correct = 0
+    names = sorted(k for k in annotations if not k.startswith("_"))
+    for name in names:
+        image = read_image(folder / name)
+        start = time.perf_counter()
+        hands = detector(image)
+        seconds += time.perf_counter() - start
+        uvs = [np.asarray(hand["uv"], dtype=np.float64) for hand in annotations[name]]
+        seen = [np.asarray(hand.get("visible", [1] * 21), dtype=bool) for hand in annotations[name]]
+        boxes = [box_from_keypoints(uv[v]) for uv, v in zip(uvs, seen)]
+        pairs = sorted(
+            (float(np.linalg.norm((d.box[:2] + d.box[2:]) / 2 - (b[:2] + b[2:]) / 2)), a, j)
+            for a, b in enumerate(boxes)
+            for j, d in enumerate(hands)
+        )
+        matches: dict[int, HandDetection] = {}
+        used: set[int] = set()
+        for distance, a, j in pairs:
+            if a not in matches and j not in used and distance <= np.linalg.norm(boxes[a][2:] - boxes[a][:2]):
+                matches[a] = hands[j]
+                used.add(j)
+        for a, (hand, uv, box, v) in enumerate(zip(annotations[name], uvs, boxes, seen)):
+            diagonal = float(np.linalg.norm(box[2:] - box[:2]))
+            match = matches.get(a)
+            row = {"image": name, "side": hand.get("side"), "detected": match is not None}
+            if match is not None:
+                error = np.linalg.norm(match.keypoints2d[v] - uv[v], axis=1)
+                row.update(median_px=float(np.median(error)), median_box_frac=float(np.median(error) / diagonal), handedness=match.handedness)
+                if hand.get("side") is not None:
+                    handedness_known += 1
+                    handedness_correct += match.handedness == hand["side"]
+            rows.append(row)
+            detected.append(None if match is None else match.keypoints2d)
+            truth.append(uv)
+            visibility.append(v)
+    summary = keypoint_agreement(detected, np.stack(truth), np.stack(visibility))
+    summary.update(
+        images=len(names),
+        ms_per_image=1000 * seconds / max(len(names), 1),
+        handedness_known=handedness_known,
+        handedness_correct=handedness_correct,
+    )
+    return summary, rows
