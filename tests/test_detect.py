@@ -323,3 +323,67 @@ def test_evaluate_annotated_pairs_hands_one_to_one(tmp_path):
     assert rows[0]["median_box_frac"] == pytest.approx(5.0 / np.linalg.norm(box[2:] - box[:2]))
     assert (summary["detected"], summary["num"], summary["images"]) == (1, 2, 1)
     assert (summary["handedness_correct"], summary["handedness_known"]) == (1, 1)
+
+
+def _script(name):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Stub:
+    """A detector that reports the hand ``truth(image)`` returns (or none)."""
+
+    def __init__(self, truth):
+        self.truth, self.model_path = truth, "stub.task"
+
+    def __call__(self, image):
+        keypoints = self.truth(image)
+        return [] if keypoints is None else [_hand(keypoints, "right", 0.9)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+def test_detect_keypoints_script_on_a_dataset_and_a_folder(synthetic, tmp_path, monkeypatch, capsys):
+    script = _script("detect_keypoints")
+    dataset = build_dataset("synthetic", synthetic, "evaluation", openpose=False, verts=False)
+    truth = iter([dataset.record(0).joints2d + [3.0, 4.0], None])
+    monkeypatch.setattr(script, "HandDetector", lambda *a, **k: _Stub(lambda image: next(truth)))
+    assert script.main(["--dataset", "synthetic", "--root", str(synthetic), "--split", "evaluation", "--options", '{"openpose": false, "verts": false}', "--summary", str(tmp_path / "s.json")]) == 0
+    out = synthetic / "detections_synthetic_evaluation.json"
+    [summary] = json.loads((tmp_path / "s.json").read_text())
+    assert summary["file"] == str(out) and summary["agreement"]["detected"] == 1
+    assert summary["agreement"]["median_px"] == pytest.approx(5.0, abs=1e-3)
+    assert "detected 1/2 (50.0%), median error 5.00 px" in capsys.readouterr().err
+    labelled = build_dataset("synthetic", synthetic, "evaluation", openpose=False, verts=False, keypoints_file=out.name)
+    assert np.allclose(labelled[0]["openpose2d"].numpy() - labelled[0]["joints2d"].numpy(), 0.0, atol=8) and not labelled[1]["openpose_conf"].any()
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((50, 60, 3), np.uint8))
+    (folder / "b.jpg").write_bytes(b"")
+    monkeypatch.setattr(script, "HandDetector", lambda *a, **k: _Stub(lambda image: np.tile([[20.0, 20.0]], (21, 1)) + np.arange(21)[:, None]))
+    assert script.main(["--photos", str(folder)]) == 0
+    err = capsys.readouterr().err
+    assert "2 images, 1 with a hand, 1 hands" in err and "skipped:" in err and "b.jpg" in err
+    assert len(build_dataset("photos", folder, "train")) == 1
+
+
+def test_scripts_report_a_missing_detector(tmp_path, monkeypatch, capsys):
+    from hifihr.detect import DetectorUnavailable
+
+    def unavailable(*args, **kwargs):
+        raise DetectorUnavailable("the hand detector needs mediapipe, which is not installed; install it with: make install")
+
+    script = _script("detect_keypoints")
+    monkeypatch.setattr(script, "HandDetector", unavailable)
+    assert script.main(["--photos", str(tmp_path)]) == 2
+    assert "needs mediapipe" in capsys.readouterr().err
