@@ -35,6 +35,7 @@ SHIPPED = [
     "FreiHAND/full_no_tex.json", "FreiHAND/weak_no_tex.json", "FreiHAND/self_no_tex.json",
     "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json",
     "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json",
+    "photos/self.json",
 ]  # fmt: skip
 
 

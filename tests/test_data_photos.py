@@ -121,3 +121,19 @@ def test_video_frames_are_samples(tiny_root, tmp_path):
         expected = cv2.resize(expected, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
         others = [abs(sample["image"].numpy().transpose(1, 2, 0) - cv2.resize(cv2.cvtColor(f, cv2.COLOR_BGR2RGB).astype(np.float32) / 255, (SIZE, SIZE), interpolation=cv2.INTER_AREA)).mean() for f in frames]
         assert int(np.argmin(others)) == k
+
+
+def test_crop_centre_is_in_source_pixels_for_mirrored_hands(photos):
+    from hifihr.detect.labels import crop_centre
+
+    folder, truth = photos
+    dataset = build_dataset("photos", folder, "evaluation", image_size=SIZE)
+    for i, hand in enumerate(dataset.hands):
+        record, image, _ = dataset.read(i)
+        centre, side = crop_centre(dataset, record, image.shape[:2])
+        box = hand.detection.box
+        assert np.allclose(centre, (box[:2] + box[2:]) / 2, atol=1e-6), hand.image.name
+        assert side == pytest.approx(KEYPOINT_BOX_SCALE * (box[2:] - box[:2]).max()), hand.image.name
+    # The left hand sits off the vertical midline, so a centre mirrored by mistake would fail above.
+    [left] = [h for h in dataset.hands if h.detection.left]
+    assert abs((left.detection.box[0] + left.detection.box[2]) / 2 - left.size[0] / 2) > 1.0

@@ -276,6 +276,8 @@ def test_mediapipe_reports_true_handedness_of_a_mirrored_photo():
     with detector_or_skip() as detector:
         [hand] = detector(image)
         [mirrored] = detector(np.ascontiguousarray(image[:, ::-1]))
+        [from_float] = detector(image.astype(np.float32) / 255)  # float images in [0, 1] work too
+    assert np.allclose(from_float.keypoints2d, hand.keypoints2d, atol=1e-3)
     assert {hand.handedness, mirrored.handedness} == {"left", "right"}
     flipped = mirrored.keypoints2d.copy()
     flipped[:, 0] = image.shape[1] - flipped[:, 0]

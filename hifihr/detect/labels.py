@@ -27,7 +27,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
 
 
 def crop_centre(dataset: HandDataset, record, image_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """(centre [2], side) of sample's deterministic crop, in source-image pixels."""
+    """(centre [2], side) of a sample's deterministic crop in source-image pixels (the view's
+    affine includes a record's mirror, so its inverse lands in the unmirrored source)."""
     view = dataset.view(record, image_hw, AugmentParams())
     inverse = np.linalg.inv(view.affine)
     half = dataset.image_size / 2
@@ -55,14 +56,14 @@ def detect_dataset(
             record, image, _ = dataset.read(index)
         except BadSampleError as err:
             entries.append(ImageDetections(image="", size=(0, 0), sample=index, error=str(err)))
+            if progress is not None:
+                progress(index)
             continue
         height, width = image.shape[:2]
         start = time.perf_counter()
         hands = detector(image)
         seconds += time.perf_counter() - start
         centre, side = crop_centre(dataset, record, (height, width))
-        if record.mirror:  # the crop lives in the mirrored image; the detections in the source
-            centre = np.array([width - centre[0], centre[1]])
         chosen = nearest_detection(hands, centre, side / 2)
         entries.append(
             ImageDetections(

@@ -18,6 +18,7 @@ import numpy as np
 from hifihr.detect.detection import HandDetection, box_from_keypoints
 from hifihr.detect.model import resolve_model
 from hifihr.hand.joints import convert
+from hifihr.viz.overlay import to_uint8
 
 #: The packages the detector needs, and the command that installs them.
 INSTALL_HINT = "pip install -r requirements-detect.txt && pip install --no-deps -r requirements-mediapipe.txt   (part of `make install`)"
@@ -54,9 +55,7 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image: expected [H, W, 3] RGB, got {image.shape}")
-    if image.dtype != np.uint8:
-        image = np.clip(np.rint(image.astype(np.float64) * 255.0), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(image)
+    return np.ascontiguousarray(image) if image.dtype == np.uint8 else to_uint8(image)
 
 
 class HandDetector:
