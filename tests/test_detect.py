@@ -389,3 +389,31 @@ def test_scripts_report_a_missing_detector(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(script, "HandDetector", unavailable)
     assert script.main(["--photos", str(tmp_path)]) == 2
     assert "needs mediapipe" in capsys.readouterr().err
+
+
+def test_detections_of_mirrored_left_hands(tmp_path):
+    """RHD mirrors left hands: detections stay in source pixels, the annotated hand is matched
+    against the crop in source pixels, and openpose2d ends up where joints2d is."""
+    from fixtures.datasets import write_rhd
+
+    write_rhd(tmp_path / "rhd")
+    dataset = build_dataset("rhd", tmp_path / "rhd", "train", augment=False)
+    records = [dataset.record(i) for i in range(len(dataset))]
+    assert any(r.mirror for r in records) and not all(r.mirror for r in records)
+    calls = iter(records)
+
+    def detector(image):
+        record = next(calls)
+        truth = record.joints2d
+        # A decoy at the mirror image of the hand: picked if the crop centre were mirrored.
+        decoy = truth.copy()
+        decoy[:, 0] = image.shape[1] - decoy[:, 0]
+        return [_hand(decoy, "left", 0.5), _hand(truth, "left" if record.mirror else "right", 0.9)]
+
+    entries, _ = detect_dataset(dataset, detector)
+    assert [e.match for e in entries] == [1] * len(dataset)
+    write_detections(tmp_path / "rhd" / "det.json", DetectionsFile({"kind": "dataset"}, {}, entries))
+    labelled = build_dataset("rhd", tmp_path / "rhd", "train", augment=True, keypoints_file="det.json")
+    for i in range(len(dataset)):
+        sample = labelled[i]
+        assert np.allclose(sample["openpose2d"].numpy(), sample["joints2d"].numpy(), atol=1e-3), i
