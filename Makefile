@@ -4,16 +4,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test train clean-venv
+.PHONY: install detector test train clean-venv
 
-install: $(STAMP)
+install: $(STAMP) detector
 
-$(STAMP): requirements.txt requirements-pytorch3d.txt pyproject.toml
+# The optional hand detector: mediapipe without its own OpenCV (we keep opencv-python-headless),
+# its runtime dependencies, and the model file built once from the 0.10.21 wheel (PyPI).
+$(STAMP): requirements.txt requirements-pytorch3d.txt requirements-detect.txt requirements-mediapipe.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt -r requirements-pytorch3d.txt
+	$(PY) -m pip install -q -r requirements.txt -r requirements-pytorch3d.txt -r requirements-detect.txt
+	$(PY) -m pip install -q --no-deps -r requirements-mediapipe.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $(STAMP)
+
+detector: $(STAMP)
+	$(PY) scripts/install_detector.py
 
 test: install
 	$(PY) -m pytest -q

@@ -1,11 +1,15 @@
 """Image in, textured 3D hand out: the logic behind ``scripts/demo.py``.
 
-For each image (or video frame) and hand box:
+For each image (or video frame) and hand:
 
-1. The box is made square (side = ``box_scale`` x its longer side, about the crop framing of
-   FreiHAND), cropped and resized to the model's input size. The camera of the whole image is
+1. The hand's box comes from the hand detector (:mod:`hifihr.detect`: every hand, left and
+   right, the tight box of its 21 keypoints) or is given. The crop is a square around it
+   (:func:`hifihr.detect.crop.square_crop`: side = ``box_scale`` x the box's longer side,
+   1.7 for detected keypoints and 1.3 for a given box, the framing of the training crops),
+   resized to the model's input size. The camera of the whole image is
    K = [[f, 0, W/2], [0, f, H/2], [0, 0, 1]] with ``f = focal_factor * max(W, H)`` unless
-   intrinsics are given; the crop's K follows from it exactly.
+   intrinsics are given (:func:`hifihr.detect.crop.estimated_camera`); the crop's K follows from
+   it exactly.
 2. A left hand is mirrored into a right hand first (the hand models are right hands) and the
    results are mirrored back: 3D ``X -> -X``, faces re-wound, light mirrored.
 3. The network (a checkpoint trained with ``model.root = "predicted"``) regresses the hand and
@@ -13,16 +17,15 @@ For each image (or video frame) and hand box:
 4. Outputs per hand: ``<name>.obj`` + ``.mtl`` + ``_diffuse.png`` (and normal/specular maps for
    NIMBLE-format hands), ``<name>.glb``, ``<name>_overlay.png`` (render over the photo),
    ``<name>_side.png`` (the mesh seen from the side), ``<name>_texture.png`` (the recovered
-   texture map), and ``<name>.json`` (parameters, joints 3D/2D, camera, box).
-
-No hand detector ships (none on PyPI runs without downloading weights at run time): give a box,
-or the whole image is used (its central square), which suits crops centred on one hand.
+   texture map), and ``<name>.json`` (parameters, joints 3D in the camera frame of K and 2D,
+   the camera and where it came from, box, the detection).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
@@ -35,6 +38,7 @@ from .config import config_from_dict
 from .data.io import ImageReadError
 from .data.io import read_image as decode_image
 from .data.transforms import View, crop, mirror, warp_image
+from .detect.crop import CropError, mirror_box, square_crop
 from .engine.checkpoint import load_checkpoint, load_model_weights
 from .hand.export import export_textured_mesh
 from .models import HiFiHR, build_model
@@ -109,34 +113,6 @@ def load_demo_model(checkpoint: str | Path, device: torch.device) -> tuple[HiFiH
     return model.to(device).eval(), cfg
 
 
-def camera_matrix(width: int, height: int, focal_factor: float = 1.0, intrinsics: Optional[Sequence[float]] = None) -> np.ndarray:
-    """K [3, 3] of the whole image: ``(fx, fy, cx, cy)`` if given, else f = focal_factor *
-    max(W, H) with the principal point at the centre."""
-    if intrinsics is not None:
-        fx, fy, cx, cy = (float(v) for v in intrinsics)
-    else:
-        fx = fy = focal_factor * max(width, height)
-        cx, cy = width / 2, height / 2
-    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
-
-
-def square_box(box: Optional[Sequence[float]], width: int, height: int, box_scale: float) -> tuple[np.ndarray, float]:
-    """(centre [2], side) of the square crop around ``box`` = (x0, y0, x1, y1) in pixels, or the
-    central square of the image when ``box`` is None.
-
-    Raises:
-        DemoError: the box is empty or lies outside the image.
-    """
-    if box is None:
-        return np.array([width / 2, height / 2]), float(min(width, height))
-    x0, y0, x1, y1 = (float(v) for v in box)
-    if x1 <= x0 or y1 <= y0:
-        raise DemoError(f"box {list(box)}: expected x0 < x1 and y0 < y1")
-    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
-        raise DemoError(f"box {list(box)} lies outside the {width}x{height} image")
-    return np.array([(x0 + x1) / 2, (y0 + y1) / 2]), box_scale * max(x1 - x0, y1 - y0)
-
-
 def _mirror_light(light: object) -> object:
     if isinstance(light, SHLight):
         coeffs = light.coeffs.clone()
@@ -156,20 +132,29 @@ def reconstruct(
     boxes: Sequence[Optional[Sequence[float]]],
     lefts: Sequence[bool],
     K_full: Sequence[np.ndarray],
-    box_scale: float = 1.3,
+    box_scales: Sequence[float],
 ) -> list[HandResult]:
-    """Reconstruct one hand per frame (a batch through the network)."""
+    """Reconstruct one hand per entry (one batch through the network): ``frames[i]`` holds the
+    hand in ``boxes[i]`` (x0, y0, x1, y1 pixels, or None: the central square), a left hand
+    when ``lefts[i]``, seen by ``K_full[i]`` [3, 3] and cropped at ``box_scales[i]``.
+
+    Raises:
+        DemoError: a box is empty or outside its image.
+    """
     size = model.renderer.image_size[0] if model.renderer is not None else 224
     device = next(model.parameters()).device
     crops, views, squares = [], [], []
-    for frame, box, left, K in zip(frames, boxes, lefts, K_full):
+    for frame, box, left, K, box_scale in zip(frames, boxes, lefts, K_full, box_scales):
         height, width = frame.image.shape[:2]
         view = View.identity(K)
         if left:  # the view mirrors the image (warp_image applies it), and the box with it
             view = mirror(view, width)
             if box is not None:
-                box = (width - box[2], box[1], width - box[0], box[3])
-        centre, side = square_box(box, width, height, box_scale)
+                box = mirror_box(box, width)
+        try:
+            centre, side = square_crop(box, width, height, box_scale)
+        except CropError as err:
+            raise DemoError(str(err)) from err
         view = crop(view, centre, side, size)
         crops.append(warp_image(np.ascontiguousarray(frame.image, dtype=np.float32), view.affine, size))
         views.append(view)
@@ -245,13 +230,29 @@ def _render(result: HandResult, verts: np.ndarray, K: np.ndarray, size: tuple[in
     return renderer.render(verts_t, faces, torch.from_numpy(K).float()[None], textures, light=light)
 
 
-def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading: str) -> dict[str, Path]:
-    """Write every output file of one hand (see the module docstring); returns {kind: path}."""
+def write_outputs(
+    result: HandResult,
+    image: np.ndarray,
+    out_stem: Path,
+    shading: str,
+    extra: Optional[dict] = None,
+    timings: Optional[dict[str, float]] = None,
+) -> dict[str, Path]:
+    """Write every output file of one hand (see the module docstring); returns {kind: path}.
+
+    ``extra`` adds keys to the JSON (the camera's source, the detection); ``timings``, when
+    given, accumulates the seconds spent rendering (``"render"``) and writing files
+    (``"export"``).
+    """
+    clock = {"render": 0.0, "export": 0.0}
+    start = time.perf_counter()
     out_stem.parent.mkdir(parents=True, exist_ok=True)
     written = export_textured_mesh(
         out_stem, result.verts, result.faces, result.verts_uvs, result.faces_uvs, result.texture
     )
     height, width = image.shape[:2]
+    lap = time.perf_counter()
+    clock["export"] += lap - start
     render = _render(result, result.verts, result.K, (height, width), shading, result.light)
     photo = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))).float()
     composite = overlay(photo, render.rgb[0], render.alpha[0])
@@ -259,7 +260,11 @@ def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading
     x0, y0, x1, y1 = (int(round(v)) for v in result.box)
     cv2.rectangle(composite, (x0, y0), (x1, y1), (255, 255, 0), max(1, width // 400))
     paths = {"overlay": out_stem.with_name(out_stem.name + "_overlay.png")}
+    clock["render"] += time.perf_counter() - lap
+    lap = time.perf_counter()
     save_png(paths["overlay"], composite)
+    clock["export"] += time.perf_counter() - lap
+    lap = time.perf_counter()
 
     # Side view: the hand turned 90 degrees about the vertical axis through its root keypoint,
     # seen by a 512x512 camera that frames it.
@@ -270,13 +275,15 @@ def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading
     side_K = np.array([[512.0, 0.0, 256.0], [0.0, 512.0, 256.0], [0.0, 0.0, 1.0]])
     side = _render(result, centred + np.array([0.0, 0.0, 2.4 * extent]), side_K, (512, 512), "albedo", None)
     white = side.rgb[0] + (1 - side.alpha[0]) * 1.0
+    clock["render"] += time.perf_counter() - lap
+    lap = time.perf_counter()
     paths["side"] = out_stem.with_name(out_stem.name + "_side.png")
     save_png(paths["side"], to_uint8(white))
 
     if result.texture is not None:
         paths["texture"] = out_stem.with_name(out_stem.name + "_texture.png")
         save_png(paths["texture"], to_uint8(result.texture))
-    paths["json"] = out_stem.with_suffix(".json")
+    paths["json"] = out_stem.with_name(out_stem.name + ".json")
     paths["json"].write_text(
         json.dumps(
             {
@@ -288,10 +295,15 @@ def write_outputs(result: HandResult, image: np.ndarray, out_stem: Path, shading
                 "keypoint_order": "FreiHAND (wrist; thumb, index, middle, ring, pinky: base to tip)",
                 "frame": "OpenCV camera of the image: x right, y down, z forward; metres",
                 "params": result.params,
+                **(extra or {}),
             },
             indent=1,
         )
     )
+    clock["export"] += time.perf_counter() - lap
+    if timings is not None:
+        for key, seconds in clock.items():
+            timings[key] = timings.get(key, 0.0) + seconds
     return {**written, **paths}
 
 

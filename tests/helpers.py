@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 
@@ -57,3 +59,29 @@ def pytorch_ssim_reference(img1, img2, window_size: int = 11):
     cov = local_mean(img1 * img2) - mu1 * mu2
     c1, c2 = 0.01**2, 0.03**2
     return (((2 * mu1 * mu2 + c1) * (2 * cov + c2)) / ((mu1**2 + mu2**2 + c1) * (var1 + var2 + c2))).mean()
+
+#: The research-only real photographs beside the checkout (absent in a user's fresh clone).
+REAL_PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "real_photos"
+
+
+def detector_or_skip(**options):
+    """A :class:`hifihr.detect.HandDetector`, or skip the test saying what is missing."""
+    import pytest
+
+    from hifihr.detect import DetectorModelError, DetectorUnavailable, HandDetector
+
+    try:
+        return HandDetector(**options)
+    except (DetectorUnavailable, DetectorModelError) as err:
+        pytest.skip(f"hand detector not available: {err}")
+
+
+def real_photos_or_skip():
+    """(folder, annotations dict) of ../shared/real_photos, or skip when it is absent."""
+    import json
+
+    import pytest
+
+    if not (REAL_PHOTOS / "annotations.json").is_file():
+        pytest.skip(f"{REAL_PHOTOS} is absent (research-only photos, not part of the repository)")
+    return REAL_PHOTOS, json.loads((REAL_PHOTOS / "annotations.json").read_text())

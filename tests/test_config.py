@@ -37,6 +37,7 @@ SHIPPED = [
     "FreiHAND/weak_texture.json", "FreiHAND/weak_texture_best.json",
     "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json", "HO3D/weak_texture.json",
     "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json",
+    "photos/self.json",
 ]  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -20,6 +21,7 @@ from hifihr.data import (
     list_datasets,
     set_epoch,
 )
+from hifihr.detect import DetectionsFile, HandDetection, ImageDetections, box_from_keypoints, write_detections
 
 
 @pytest.fixture(scope="module")
@@ -29,18 +31,32 @@ def roots(tmp_path_factory):
     write_ho3d(base / "ho3d_v2", version="v2")
     write_ho3d(base / "ho3d_v3", version="v3", train={"GPMF12": [0, 1]}, evaluation={"AP10": [0]})
     write_rhd(base / "rhd")
-    return {"freihand": base / "freihand", "synthetic": base / "freihand", "ho3d_v2": base / "ho3d_v2", "ho3d_v3": base / "ho3d_v3", "rhd": base / "rhd"}
+    write_photos(base / "photos")
+    return {
+        "freihand": base / "freihand", "synthetic": base / "freihand", "ho3d_v2": base / "ho3d_v2", "ho3d_v3": base / "ho3d_v3",
+        "rhd": base / "rhd", "photos": base / "photos",
+    }  # fmt: skip
+
+
+def write_photos(folder):
+    """A folder of one 80x60 photo with one detected right hand."""
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.random.default_rng(0).integers(0, 255, (60, 80, 3), dtype=np.uint8))
+    keypoints = np.random.default_rng(1).uniform(20, 40, (21, 2))
+    hand = HandDetection(box_from_keypoints(keypoints), "right", 0.9, keypoints, np.full(21, 0.9))
+    write_detections(folder / "detections.json", DetectionsFile({"kind": "folder"}, {}, [ImageDetections("a.png", (80, 60), [hand])]))
 
 
 def test_every_registered_dataset_builds_and_yields_documented_fields(roots):
-    assert list_datasets() == ["freihand", "ho3d_v2", "ho3d_v3", "rhd", "synthetic"]
+    assert list_datasets() == ["freihand", "ho3d_v2", "ho3d_v3", "photos", "rhd", "synthetic"]
     for name in list_datasets():
         for split in ("train", "evaluation"):
             dataset = build_dataset(name, roots[name], split, image_size=128)
             sample = dataset[0]
             check_sample(sample, 128)
             assert sample["dataset"] == name
-            assert {"image", "K", "root", "root_index", "index", "dataset"} <= sample.keys() <= SAMPLE_FIELDS.keys()
+            assert {"image", "K", "root_index", "index", "dataset"} <= sample.keys() <= SAMPLE_FIELDS.keys()
+            assert ("root" in sample) == (name != "photos")  # a photo has no 3D root
 
 
 def test_registry_errors_list_the_valid_choices(roots):

@@ -17,7 +17,11 @@ from hifihr.data.transforms import View, crop, warp_image
 from hifihr.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
 from hifihr.models import build_model
 from hifihr.render import project_points
+from helpers import detector_or_skip, real_photos_or_skip
 from scripts_demo import main as demo_main
+from scripts_demo import module as demo_module
+
+from hifihr.detect import KEYPOINT_BOX_SCALE, HandDetection, box_from_keypoints
 
 SIZE = 64
 # Every test here shares one fitted checkpoint (about a minute on 2 cores).
@@ -77,8 +81,9 @@ def _run(*args) -> int:
 def test_joints_land_on_the_known_hand_and_outputs_load(trained, tmp_path):
     fx, fy, cx, cy = trained["K"][0][0, 0], trained["K"][0][1, 1], trained["K"][0][0, 2], trained["K"][0][1, 2]
     out = tmp_path / "out"
-    assert _run("--image", trained["photos"][0], "--checkpoint", trained["checkpoint"], "--out", out, "--intrinsics", fx, fy, cx, cy) == 0
+    assert _run("--image", trained["photos"][0], "--checkpoint", trained["checkpoint"], "--out", out, "--whole-image", "--K", fx, fy, cx, cy) == 0
     result = json.loads((out / "00000000.json").read_text())
+    assert result["camera_K_source"].startswith("given") and result["detection"] is None
     truth = project_points(torch.tensor(trained["xyz"][:1]), torch.tensor(trained["K"][:1], dtype=torch.float32))[0, :, :2].numpy()
     error = np.linalg.norm(np.array(result["joints2d_px"]) - truth, axis=1)
     assert np.median(error) < 4.0 and error.max() < 10.0
@@ -99,7 +104,7 @@ def test_left_hand_is_mirrored_and_back(trained, tmp_path):
     K = trained["K"][0]
     fx, fy, cx, cy = K[0, 0], K[1, 1], 224 - K[0, 2], K[1, 2]
     out = tmp_path / "out"
-    assert _run("--image", mirrored, "--checkpoint", trained["checkpoint"], "--out", out, "--left", "--intrinsics", fx, fy, cx, cy) == 0
+    assert _run("--image", mirrored, "--checkpoint", trained["checkpoint"], "--out", out, "--whole-image", "--left", "--intrinsics", fx, fy, cx, cy) == 0
     result = json.loads((out / "left.json").read_text())
     truth = project_points(torch.tensor(trained["xyz"][:1]), torch.tensor(trained["K"][:1], dtype=torch.float32))[0, :, :2].numpy()
     truth[:, 0] = 224 - truth[:, 0]
@@ -115,7 +120,7 @@ def test_folder_with_bad_files_and_bad_boxes(trained, tmp_path):
     (folder / "broken.jpg").write_bytes(b"not an image")
     (folder / "good.jpg").write_bytes(trained["photos"][1].read_bytes())
     out = tmp_path / "out"
-    assert _run("--image", folder, "--checkpoint", trained["checkpoint"], "--out", out) == 0
+    assert _run("--image", folder, "--checkpoint", trained["checkpoint"], "--out", out, "--whole-image") == 0
     assert (out / "good.json").is_file() and not (out / "broken.json").exists()
     assert _run("--image", trained["photos"][1], "--checkpoint", trained["checkpoint"], "--out", out, "--box", 300, 300, 400, 400) == 1
     empty = tmp_path / "empty"
@@ -130,3 +135,93 @@ def test_ground_truth_root_checkpoint_is_refused(tmp_path, capsys):
     save_checkpoint({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config_to_dict(cfg)}, path)
     assert _run("--image", path, "--checkpoint", path, "--out", tmp_path) == 2
     assert "model.root = 'gt'" in capsys.readouterr().err
+
+
+class _StubDetector:
+    """Stands in for MediaPipe: reports the given hands for every image."""
+
+    def __init__(self, hands):
+        self.hands = hands
+
+    def __call__(self, image):
+        return list(self.hands)
+
+    def close(self):
+        pass
+
+
+def _truth2d(trained) -> np.ndarray:
+    return project_points(torch.tensor(trained["xyz"][:1]), torch.tensor(trained["K"][:1], dtype=torch.float32))[0, :, :2].numpy().astype(np.float64)
+
+
+def _hand(keypoints: np.ndarray, side: str, box=None) -> HandDetection:
+    box = box_from_keypoints(keypoints) if box is None else np.asarray(box, dtype=np.float64)
+    return HandDetection(box, side, 0.9, keypoints, np.full(21, 0.9))
+
+
+# A detected box whose crop (KEYPOINT_BOX_SCALE x its side) is the whole 224 image, which is
+# the crop the test network learnt: the no-box path must then reproduce --whole-image.
+_HALF = 224 / KEYPOINT_BOX_SCALE / 2
+_WHOLE_IMAGE_BOX = (112 - _HALF, 112 - _HALF, 112 + _HALF, 112 + _HALF)
+
+
+def test_no_box_reconstructs_every_detected_hand(trained, tmp_path, monkeypatch, capsys):
+    truth = _truth2d(trained)
+    hands = [_hand(truth, "right", _WHOLE_IMAGE_BOX), _hand(truth + 0.5, "right")]
+    monkeypatch.setattr(demo_module, "HandDetector", lambda *a, **k: _StubDetector(hands))
+    K = trained["K"][0]
+    out = tmp_path / "out"
+    assert _run("--image", trained["photos"][0], "--checkpoint", trained["checkpoint"], "--out", out, "--K", K[0, 0], K[1, 1], K[0, 2], K[1, 2]) == 0
+    for stem in ("00000000_right", "00000000_right2"):
+        for suffix in (".obj", ".glb", "_overlay.png", ".json"):
+            assert (out / f"{stem}{suffix}").is_file(), stem + suffix
+    result = json.loads((out / "00000000_right.json").read_text())
+    assert np.allclose(result["detection"]["keypoints2d_px"], truth, atol=1e-3)
+    assert _run("--image", trained["photos"][0], "--checkpoint", trained["checkpoint"], "--out", tmp_path / "whole", "--whole-image", "--K", K[0, 0], K[1, 1], K[0, 2], K[1, 2]) == 0
+    whole = json.loads((tmp_path / "whole" / "00000000.json").read_text())
+    assert np.allclose(result["joints2d_px"], whole["joints2d_px"], atol=1e-3)
+    assert np.allclose(result["joints3d_m"], whole["joints3d_m"], atol=1e-6)
+    # The second hand's crop is the tight keypoint box times KEYPOINT_BOX_SCALE, centred on it.
+    second = json.loads((out / "00000000_right2.json").read_text())
+    box = box_from_keypoints(truth + 0.5)
+    side = KEYPOINT_BOX_SCALE * (box[2:] - box[:2]).max()
+    centre = (box[:2] + box[2:]) / 2
+    assert np.allclose(second["box_xyxy_px"], [*(centre - side / 2), *(centre + side / 2)], atol=1e-6)
+    err = capsys.readouterr().err
+    assert "00000000: 2 hand(s)" in err and all(key in err for key in ("detect", "network", "render", "export"))
+
+
+def test_no_box_left_hand_and_no_hand(trained, tmp_path, monkeypatch, capsys):
+    image = cv2.imread(str(trained["photos"][0]))
+    mirrored = tmp_path / "left.png"
+    cv2.imwrite(str(mirrored), image[:, ::-1])
+    truth = _truth2d(trained)
+    truth[:, 0] = 224 - truth[:, 0]
+    monkeypatch.setattr(demo_module, "HandDetector", lambda *a, **k: _StubDetector([_hand(truth, "left", _WHOLE_IMAGE_BOX)]))
+    K = trained["K"][0]
+    out = tmp_path / "out"
+    assert _run("--image", mirrored, "--checkpoint", trained["checkpoint"], "--out", out, "--K", K[0, 0], K[1, 1], 224 - K[0, 2], K[1, 2]) == 0
+    result = json.loads((out / "left_left.json").read_text())
+    assert result["left_hand"] is True
+    assert np.median(np.linalg.norm(np.array(result["joints2d_px"]) - truth, axis=1)) < 4.0
+    monkeypatch.setattr(demo_module, "HandDetector", lambda *a, **k: _StubDetector([]))
+    assert _run("--image", mirrored, "--checkpoint", trained["checkpoint"], "--out", tmp_path / "none") == 1
+    assert "no hand found" in capsys.readouterr().err
+
+
+def test_real_photo_without_a_box(trained, tmp_path):
+    """MediaPipe on a real photo: every hand it finds gets a mesh, an overlay and a JSON."""
+    folder, _ = real_photos_or_skip()
+    detector_or_skip().close()
+    out = tmp_path / "out"
+    assert _run("--image", folder / "mmpose_panoptic" / "ex2_2.flv_000040_l.jpg", "--checkpoint", trained["checkpoint"], "--out", out) == 0
+    written = sorted(p.name for p in out.glob("*.json"))
+    assert written, "no hand written"
+    for name in written:
+        stem = name[: -len(".json")]
+        result = json.loads((out / name).read_text())
+        assert result["left_hand"] == (result["detection"]["handedness"] == "left")
+        assert result["camera_K_source"].startswith("estimated")
+        assert np.array(result["joints3d_m"]).shape == (21, 3) and np.array(result["joints3d_m"])[:, 2].min() > 0
+        for suffix in (".obj", ".glb", "_overlay.png"):
+            assert (out / f"{stem}{suffix}").is_file(), stem + suffix

@@ -56,3 +56,10 @@ def test_untextured_export(tmp_path):
     assert set(files) == {"obj", "glb"}
     mesh = trimesh.load(files["obj"], process=False)
     assert np.allclose(mesh.vertices, verts) and mesh.faces.tolist() == [[0, 1, 2]]
+
+
+def test_stem_with_dots_keeps_its_whole_name(tmp_path):
+    # Video frame names such as "clip.flv_000040" carry dots: they are not suffixes.
+    verts = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0]], dtype=float)
+    files = export_textured_mesh(tmp_path / "clip.flv_000040", verts, np.array([[0, 1, 2]]))
+    assert sorted(p.name for p in files.values()) == ["clip.flv_000040.glb", "clip.flv_000040.obj"]

@@ -73,3 +73,25 @@ def test_rhd_hand_split_and_errors():
         J.permutation("frei", "mano")
     with pytest.raises(ValueError, match=r"expected \[\.\.\., 21, D\]"):
         J.convert(torch.zeros(20, 3), "mano", "freihand")
+
+
+# MediaPipe's hand landmark model card / HandLandmark enum, typed from its documentation.
+MEDIAPIPE_DOCUMENTED = (
+    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
+    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)  # fmt: skip
+
+
+def test_mediapipe_order_is_the_freihand_order():
+    assert J.MEDIAPIPE_LANDMARK_NAMES == MEDIAPIPE_DOCUMENTED
+    assert J.permutation("mediapipe", "freihand") == tuple(range(21))
+    x = np.random.default_rng(0).normal(size=(3, 21, 2))
+    assert np.array_equal(J.convert(J.convert(x, "mediapipe", "rhd"), "rhd", "mediapipe"), x)
+
+
+def test_mediapipe_order_matches_the_installed_enum():
+    landmarker = pytest.importorskip("mediapipe.tasks.python.vision.hand_landmarker", reason="mediapipe is not installed (make install)")
+    assert tuple(m.name for m in sorted(landmarker.HandLandmark, key=int)) == J.MEDIAPIPE_LANDMARK_NAMES

@@ -337,8 +337,10 @@ def test_texture_confidence_rules():
     conf = torch.tensor([[0.5] * 20 + [0.05], [0.6] * 21, [0.2] * 21])
     assert_close(texture_confidence(conf, ["freihand", "synthetic", "ho3d_v2"]), torch.tensor([0.0, 0.6, 0.2]), atol=1e-6)
     assert_close(texture_confidence(conf[:1], ["ho3d_v3"]), torch.tensor([(0.5 * 20 + 0.05) / 21]), atol=1e-7)
-    with pytest.raises(ValueError, match=r"no confidence rule for dataset\(s\) \['rhd'\]"):
-        texture_confidence(conf[:1], ["rhd"])
+    # Detector keypoints (photos, rhd) use the gated rule: a missed hand (confidence 0) gives 0.
+    assert_close(texture_confidence(conf, ["photos", "rhd", "photos"]), torch.tensor([0.0, 0.6, 0.2]), atol=1e-6)
+    with pytest.raises(ValueError, match=r"no confidence rule for dataset\(s\) \['elsewhere'\]"):
+        texture_confidence(conf[:1], ["elsewhere"])
 
 
 def test_self_photometric_hand_values():

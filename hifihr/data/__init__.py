@@ -1,4 +1,5 @@
-"""Hand datasets: FreiHAND v2 (and the synthetic data in its layout), HO-3D v2/v3 and RHD.
+"""Hand datasets: FreiHAND v2 (and the synthetic data in its layout), HO-3D v2/v3, RHD and a
+folder of unlabelled photos (hands from the detector).
 
 ``build_dataset(name, root, split, **options)`` reads a dataset in its official layout
 (``datasets/README.md``); ``build_loader`` batches one or several of them. Every sample is a
@@ -30,7 +31,7 @@ Pixels are continuous, with pixel ``(i, j)``'s centre at ``(i + 0.5, j + 0.5)``;
 ``u = (K X)_x / (K X)_z``. The same table, as data, is :data:`hifihr.data.sample.SAMPLE_FIELDS`.
 """
 
-from hifihr.data import freihand, ho3d, rhd  # noqa: F401  (fill the registry)
+from hifihr.data import freihand, ho3d, photos, rhd  # noqa: F401  (fill the registry)
 from hifihr.data.base import BadSampleError, BadSampleWarning, HandDataset
 from hifihr.data.collate import collate
 from hifihr.data.io import AnnotationError, DatasetLayoutError, ImageReadError

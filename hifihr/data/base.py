@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hifihr.data.io import AnnotationError, DatasetLayoutError, ImageReadError, list_files, read_image
+from hifihr.detect.records import read_detections, sample_keypoints
 from hifihr.data.transforms import (
     Augmentation,
     AugmentParams,
@@ -108,6 +109,10 @@ class HandDataset(Dataset, ABC):
             readable sample instead (its ``index`` says which); ``"raise"`` raises
             :class:`BadSampleError`. Default: ``"skip"`` for ``train``, ``"raise"`` for
             ``evaluation`` (a benchmark needs every sample).
+        keypoints_file: a detections file that ``scripts/detect_keypoints.py`` wrote for this
+            dataset and split (absolute, or relative to ``root``); its matched hands become
+            ``openpose2d`` / ``openpose_conf`` (replacing any OpenPose file the dataset reads),
+            so ``supervision: self`` runs on any dataset.
     """
 
     #: Registry name, set by subclasses.
@@ -127,6 +132,7 @@ class HandDataset(Dataset, ABC):
         augmentation: Augmentation | None = None,
         seed: int = 0,
         on_bad_image: BadImagePolicy | None = None,
+        keypoints_file: str | None = None,
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
@@ -143,6 +149,10 @@ class HandDataset(Dataset, ABC):
         self.epoch = 0
         self.on_bad_image: BadImagePolicy = on_bad_image or ("skip" if split == "train" else "raise")
         self._skipped = multiprocessing.Value("q", 0)
+        self.keypoints_file = None if keypoints_file is None else self.root / keypoints_file
+        self._detected: tuple[np.ndarray, np.ndarray] | None = None
+        if self.keypoints_file is not None:
+            self._detections = read_detections(self.keypoints_file)
 
     # ----------------------------------------------------------------- for subclasses
     @abstractmethod
@@ -202,6 +212,16 @@ class HandDataset(Dataset, ABC):
             f"check the files under {self.root}"
         )
 
+    def detected_keypoints(self) -> tuple[np.ndarray, np.ndarray]:
+        """(pixels [N, 21, 2], confidences [N, 21]) of ``keypoints_file``, source pixels.
+
+        Raises:
+            DetectionsFileError: the file is not one entry per sample of this dataset.
+        """
+        if self._detected is None:
+            self._detected = sample_keypoints(self._detections, len(self), str(self.keypoints_file))
+        return self._detected
+
     def view(self, record: Record, image_hw: tuple[int, int], params: AugmentParams) -> View:
         """Mirror (if asked), crop box, then the augmentation: zoom, centre shift, rotation."""
         view = View.identity(record.K)
@@ -225,6 +245,8 @@ class HandDataset(Dataset, ABC):
         """
         try:
             record = self.record(index)
+            if self.keypoints_file is not None:
+                record.openpose2d, record.openpose_conf = (a[index] for a in self.detected_keypoints())
             image = read_image(record.image_path)
             mask = None if record.mask is None else record.mask()
         except (ImageReadError, AssetError) as err:
@@ -260,6 +282,7 @@ class HandDataset(Dataset, ABC):
             sample["openpose_conf"] = _float(record.openpose_conf)
         if record.root is not None:
             sample["root"] = _float(view.points3d(record.root[None])[0])
+        if record.root_index is not None:  # also without a root: which keypoint a predicted root means
             sample["root_index"] = torch.tensor(record.root_index, dtype=torch.int64)
         if record.scale is not None:
             sample["scale"] = torch.tensor(record.scale, dtype=torch.float32)

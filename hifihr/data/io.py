@@ -59,6 +59,21 @@ def read_image(path: str | Path) -> np.ndarray:
     return image
 
 
+def read_video_frame(path: Path, frame: int) -> np.ndarray:
+    """Frame ``frame`` of a video as [H, W, 3] uint8 RGB; ImageReadError when unreadable."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ImageReadError(f"{path}: not a readable video")
+        capture.set(cv2.CAP_PROP_POS_FRAMES, frame)
+        ok, data = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise ImageReadError(f"{path}: cannot read frame {frame}")
+    return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+
+
 def read_channel(path: str | Path, channel: int | None = None) -> np.ndarray:
     """Decode one 8-bit channel of an image file.
 

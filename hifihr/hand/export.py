@@ -96,7 +96,7 @@ def export_textured_mesh(
             _atomic_write(path, _png_bytes(_numpy(image)))
             written[kind] = path
             mtl.append(f"{keys[kind]} {path.name}")
-        written["mtl"] = stem.with_suffix(".mtl")
+        written["mtl"] = stem.with_name(stem.name + ".mtl")
         _atomic_write(written["mtl"], ("\n".join(mtl) + "\n").encode())
         lines += [f"mtllib {written['mtl'].name}", "usemtl hand"]
     lines += [f"v {x:.7f} {y:.7f} {z:.7f}" for x, y, z in verts]
@@ -108,7 +108,7 @@ def export_textured_mesh(
         ]
     else:
         lines += ["f " + " ".join(str(v + 1) for v in face) for face in faces]
-    written["obj"] = stem.with_suffix(".obj")
+    written["obj"] = stem.with_name(stem.name + ".obj")
     _atomic_write(written["obj"], ("\n".join(lines) + "\n").encode())
 
     if textured:
@@ -118,7 +118,7 @@ def export_textured_mesh(
         mesh = trimesh.Trimesh(verts[vertex_index], split_faces, visual=visual, process=False)
     else:
         mesh = trimesh.Trimesh(verts, faces, process=False)
-    written["glb"] = stem.with_suffix(".glb")
+    written["glb"] = stem.with_name(stem.name + ".glb")
     _atomic_write(written["glb"], mesh.export(file_type="glb"))
     return written
 

@@ -16,6 +16,8 @@ s2hand      S2HAND/HiFiHR internal MANO order: wrist, then index, middle, pinky,
             thumb, each 3 joints followed by its tip
 rhd         RHD, one hand: wrist, then each finger tip -> base (thumb, index, middle,
             ring, pinky). RHD files hold 42 = left (0-20) then right (21-41)
+mediapipe   MediaPipe's ``HandLandmark`` enum (:data:`MEDIAPIPE_LANDMARK_NAMES`), mapped
+            onto the project's names; it lists the keypoints in the FreiHAND order
 =========== ==========================================================================
 
 NIMBLE's 25 anatomical joints (carpal root, a CMC joint for every metacarpal, bone-end tips)
@@ -67,6 +69,15 @@ KEYPOINT_ORDERS: dict[str, tuple[str, ...]] = {
     "rhd": ("wrist",)
     + tuple(name for finger in FINGERS for name in reversed(_finger_joints(finger) + (f"{finger}_tip",))),
 }
+#: MediaPipe's hand landmark names (``mediapipe.tasks.python.vision.HandLandmark``), in its order.
+MEDIAPIPE_LANDMARK_NAMES: tuple[str, ...] = ("WRIST",) + tuple(
+    f"{'THUMB' if finger == 'thumb' else finger.upper() + ('' if finger == 'pinky' else '_FINGER')}_{part}"
+    for finger in FINGERS
+    for part in (("CMC", "MCP", "IP", "TIP") if finger == "thumb" else ("MCP", "PIP", "DIP", "TIP"))
+)
+KEYPOINT_ORDERS["mediapipe"] = tuple(
+    name.lower().replace("_finger", "") for name in MEDIAPIPE_LANDMARK_NAMES
+)
 _ALIASES = {"openpose": "freihand", "ho3d": "mano"}
 
 #: Index of the root keypoint (middle MCP) used to make 3D outputs root-relative.

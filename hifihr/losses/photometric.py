@@ -72,6 +72,9 @@ TEXTURE_CONFIDENCE_RULES: dict[str, Callable[[Tensor], Tensor]] = {
     "synthetic": _gated_mean,
     "ho3d_v2": _mean,
     "ho3d_v3": _mean,
+    # Detector keypoints (hifihr.detect): a sample without a matched hand has confidence 0.
+    "photos": _gated_mean,
+    "rhd": _gated_mean,
 }
 
 
