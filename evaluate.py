@@ -3,7 +3,9 @@
 
 ``--initial`` evaluates the network the config starts from instead (its seeded initialisation,
 or ``init.checkpoint``), ``--baseline METRICS_JSON`` prints this evaluation against another one
-(e.g. ``outputs/<run>/eval/0/metrics.json`` of the untrained network). Writes
+(e.g. ``outputs/<run>/eval/0/metrics.json`` of the untrained network), and with
+``--target-pa-ratio R --target-psnr-gain G`` also PASS/FAIL against the targets "PA-MPJPE at
+most R times the baseline's, PSNR at least G dB above it". Writes
 ``<run>/eval/<epoch>/`` (``metrics.json``, ``<dataset>/pred.json``, ``<dataset>/samples.png``;
 HO-3D also ``pred.zip``) unless ``--out`` says otherwise. Exit status: 0 done, 2 bad config,
 checkpoint or arguments.
@@ -19,7 +21,7 @@ from rich.console import Console
 from hifihr.config import ConfigError, load_config
 from hifihr.engine import CheckpointError, evaluate_config
 from hifihr.engine.distributed import shutdown_distributed
-from hifihr.engine.evaluate import comparison_table
+from hifihr.engine.evaluate import comparison_table, learning_targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a config key (repeatable)")
     parser.add_argument("--out", help="evaluation folder (default: <run>/eval/<epoch>)")
     parser.add_argument("--baseline", help="metrics.json of another evaluation to compare with")
+    parser.add_argument("--target-pa-ratio", type=float, help="with --baseline: PASS when PA-MPJPE <= this x the baseline's")
+    parser.add_argument("--target-psnr-gain", type=float, help="with --baseline: PASS when PSNR >= the baseline's + this (dB)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
+    targets = (args.target_pa_ratio, args.target_psnr_gain)
+    if any(t is not None for t in targets) and (None in targets or not args.baseline):
+        parser.error("--target-pa-ratio and --target-psnr-gain go together, with --baseline")
     console = Console(stderr=True)
     try:
         cfg = load_config(args.config, args.overrides)
@@ -41,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"wrote {folder}")
             if args.baseline:
                 Console().print(comparison_table(results, args.baseline))
+            if args.baseline and args.target_pa_ratio is not None:
+                for line, _ in learning_targets(results, args.baseline, args.target_pa_ratio, args.target_psnr_gain):
+                    print(line)
     except (ConfigError, CheckpointError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -57,7 +57,7 @@ def _f(default: Any, doc: str, *, minimum: float | None = None, exclusive: bool 
 
 Schedulable = Union[float, WeightSchedule]
 
-BACKBONES = ("tf_efficientnet_b3", "efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32")
+BACKBONES = ("tf_efficientnet_b3", "efficientnet_b3", "resnet18", "resnet50", "resnet101", "hrnet_w18_small_v2", "hrnet_w32", "efficientnet_lite0")
 #: Metrics that can select the best epoch (``eval.best_metric``) -> True when higher is better.
 BEST_METRICS = {
     "pa_mpjpe_mm": False,
@@ -100,8 +100,9 @@ class ModelConfig:
     """The network: encoder, heads and what they predict."""
 
     backbone: Literal[BACKBONES] = _f("efficientnet_b3", "image encoder")  # type: ignore[valid-type]
-    pretrained: bool = _f(True, "start the encoder from ImageNet weights (read from the local cache)")
-    input_norm: Literal["imagenet", "none"] = _f("imagenet", "input normalisation; 'none' feeds [0, 1] RGB as the reference")
+    pretrained: bool = _f(True, "start the encoder from ImageNet weights: pretrained_file, else the encoder's weight package, else timm's local cache")
+    pretrained_file: Optional[str] = _f(None, "local state dict of the encoder's ImageNet weights (timm's naming or its package's); null = package or timm cache")
+    input_norm: Literal["auto", "imagenet", "none"] = _f("auto", "input normalisation: 'auto' = the one the weights were trained with, 'imagenet', or 'none' (feeds [0, 1] RGB as the reference)")
     light: Literal["sh", "sh16", "directional", "none"] = _f("sh", "light head: SH bands 0-2 / 0-3, the reference's directional light, or none")
     root: Literal["gt", "predicted"] = _f("gt", "where the mesh is placed in the camera: ground-truth root (reference) or predicted")
     texture: bool = _f(True, "regress texture coefficients (the texture head); needed by the photometric losses")

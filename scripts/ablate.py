@@ -19,6 +19,11 @@ Each variant is the base config with (``hifihr.engine.ablation``):
 Runs go to ``<out>/<base name>_<mode>[_no_tex]``; the table to ``<out>/ablation.md`` and
 ``.csv``, with the texture effect (with minus without) per mode. ``--set`` overrides apply to
 the base config (all six runs), e.g. ``--set train.epochs=2``.
+
+``--seeds N`` runs every variant N times, with ``experiment.seed`` 0 .. N-1 (run names ending
+``_s<seed>``), and adds to the table each cell's mean ± sample standard deviation over the seeds
+and texture's effect on PA-MPJPE, PA-MPVPE and PSNR with its standard error, saying whether the
+effect exceeds two standard errors (``hifihr.engine.ablation.seeded_texture_effect_table``).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from rich.console import Console
 
 from hifihr.config import ConfigError
 from hifihr.engine import Trainer
-from hifihr.engine.ablation import MODES, ablation_configs, texture_effect_table
+from hifihr.engine.ablation import MODES, ablation_configs, seed_summary_table, seeded_texture_effect_table, summarise_seeds, texture_effect_table
 from hifihr.engine.tables import collect_rows, csv_table, markdown_table
 
 
@@ -43,10 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES, help="supervision modes (default: all)")
     parser.add_argument("--out", default="outputs/ablation", help="folder of the runs and the table (default: outputs/ablation)")
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N", help="run every variant with seeds 0..N-1 and report mean and spread")
     args = parser.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds: expected a positive number of seeds, got {args.seeds}")
     console = Console(stderr=True)
+    seeds = None if args.seeds is None else list(range(args.seeds))
     try:
-        variants = ablation_configs(args.config, args.overrides, args.modes, args.out)
+        variants = ablation_configs(args.config, args.overrides, args.modes, args.out, seeds=seeds)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -57,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         Trainer(cfg, device=args.device, overwrite=True, console=console).fit()
         runs.append(Path(cfg.experiment.output_dir) / cfg.experiment.name)
     rows = collect_rows(runs, [label for label, _ in variants])
-    table = markdown_table(rows) + "\n" + texture_effect_table(rows)
+    if seeds is None:
+        table = markdown_table(rows) + "\n" + texture_effect_table(rows)
+    else:
+        summaries = summarise_seeds(rows)
+        table = markdown_table(rows) + "\n" + seed_summary_table(summaries) + "\n" + seeded_texture_effect_table(summaries)
     out = Path(args.out)
     (out / "ablation.md").write_text(table)
     (out / "ablation.csv").write_text(csv_table(rows))

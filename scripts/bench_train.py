@@ -18,16 +18,18 @@ only when asked (``--backends pytorch3d``).
     python scripts/bench_train.py                          # CPU, and CUDA when available
     python scripts/bench_train.py --device cuda --modes full --steps 20
     python scripts/bench_train.py --device cpu --batch 4 --markdown
+    python scripts/bench_train.py --device cuda --modes self --amp none bf16 --json bench.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -65,6 +67,7 @@ class Result:
     mode: str
     backend: str
     data: str
+    amp: str
     images_per_s: float
     step_ms: float
     peak_mib: Optional[float]
@@ -75,12 +78,14 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _trainer(mode: str, backend: str, device: str, sizes, data_root: Path, workers: Optional[int], out: Path) -> Trainer:
+def _trainer(mode: str, backend: str, device: str, sizes, data_root: Path, workers: Optional[int], out: Path, amp: str = "none") -> Trainer:
     backbone, size, supersample, batch = sizes
     overrides = [
+        f"train.amp={amp}",
         f"experiment.output_dir={out}",
         f"experiment.name=bench_{mode}_{backend}",
         f"model.backbone={backbone}",
+        "model.pretrained=false",  # speed does not depend on the weights, and timm's may not be cached
         f"render.image_size={size}",
         f"render.supersample={supersample}",
         f"render.backend={backend}",
@@ -125,11 +130,13 @@ def measure(trainer: Trainer, data: str, warmup: int, steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def run_case(mode: str, backend: str, device: str, sizes, data_root: Path, workers, out: Path, data: str, warmup: int, steps: int) -> Result:
+def run_case(
+    mode: str, backend: str, device: str, sizes, data_root: Path, workers, out: Path, data: str, warmup: int, steps: int, amp: str = "none"
+) -> Result:
     """One measurement, meant to run in a fresh process (so its peak memory is its own)."""
-    trainer = _trainer(mode, backend, device, sizes, data_root, workers, out)
+    trainer = _trainer(mode, backend, device, sizes, data_root, workers, out, amp)
     seconds = measure(trainer, data, warmup, steps)
-    return Result(mode, backend, data, sizes[3] / seconds, 1000 * seconds, peak_memory_mib(trainer.ctx.device))
+    return Result(mode, backend, data, amp, sizes[3] / seconds, 1000 * seconds, peak_memory_mib(trainer.ctx.device))
 
 
 def _child(queue, fn, args) -> None:
@@ -176,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="loader workers for 'data included' (default: the config's)")
     parser.add_argument("--data", help="FreiHAND-layout dataset to read (default: generate a small synthetic one)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for docs/performance.md)")
+    parser.add_argument("--amp", nargs="+", choices=("none", "bf16", "fp16"), default=["none"], help="mixed precision settings to measure (default: none)")
+    parser.add_argument("--json", help="also write every device's settings and results to this JSON file")
     args = parser.parse_args(argv)
 
     devices = ["cpu", "cuda"] if args.device == "auto" else [args.device]
@@ -185,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     installed = [name for name in list_backends() if _installed(name, console)]
     out = Path(tempfile.mkdtemp(prefix="bench_train_runs_"))
+    report = []
     for device in devices:
         defaults = DEFAULT_SIZES[device]
         sizes = (
@@ -201,25 +211,32 @@ def main(argv: list[str] | None = None) -> int:
         spawn = multiprocessing.get_context("spawn")
         for mode in args.modes:
             for backend in backends:
-                for data in ("excluded", "included"):
-                    result = in_fresh_process(spawn, run_case, mode, backend, device, sizes, data_root, args.workers, out, data, args.warmup, steps)
-                    results.append(result)
-                    console.log(f"{device} {mode} {backend} data {data}: {result.images_per_s:.1f} img/s")
+                for amp in args.amp:
+                    for data in ("excluded", "included"):
+                        result = in_fresh_process(
+                            spawn, run_case, mode, backend, device, sizes, data_root, args.workers, out, data, args.warmup, steps, amp
+                        )
+                        results.append(result)
+                        console.log(f"{device} {mode} {backend} amp {amp} data {data}: {result.images_per_s:.1f} img/s")
         title = (
             f"{name} ({device}): {sizes[0]}, {sizes[1]} px x{sizes[2]} supersampling, batch {sizes[3]}, "
             f"mean of {steps} steps after {args.warmup}"
         )
         table = Table(title=title)
-        for column in ("mode", "backend", "data", "images/s", "step (ms)", "peak memory (MiB)"):
+        for column in ("mode", "backend", "amp", "data", "images/s", "step (ms)", "peak memory (MiB)"):
             table.add_column(column)
         for r in results:
-            table.add_row(r.mode, r.backend, r.data, f"{r.images_per_s:.1f}", f"{r.step_ms:.0f}", "-" if r.peak_mib is None else f"{r.peak_mib:.0f}")
+            table.add_row(r.mode, r.backend, r.amp, r.data, f"{r.images_per_s:.1f}", f"{r.step_ms:.0f}", "-" if r.peak_mib is None else f"{r.peak_mib:.0f}")
         console.print(table)
         if args.markdown:
-            print(f"\n{title}\n\n| mode | backend | data | images/s | step (ms) | peak memory (MiB) |\n|---|---|---|---:|---:|---:|")
+            print(f"\n{title}\n\n| mode | backend | amp | data | images/s | step (ms) | peak memory (MiB) |\n|---|---|---|---|---:|---:|---:|")
             for r in results:
                 peak = "-" if r.peak_mib is None else f"{r.peak_mib:.0f}"
-                print(f"| {r.mode} | {r.backend} | {r.data} | {r.images_per_s:.1f} | {r.step_ms:.0f} | {peak} |")
+                print(f"| {r.mode} | {r.backend} | {r.amp} | {r.data} | {r.images_per_s:.1f} | {r.step_ms:.0f} | {peak} |")
+        settings = dict(zip(("backbone", "image_size", "supersample", "batch"), sizes), steps=steps, warmup=args.warmup)
+        report.append({"device": device, "device_name": name, "settings": settings, "results": [asdict(r) for r in results]})
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
 
 

@@ -297,7 +297,8 @@ def test_shipped_configs_mirror_the_reference_runs():
     assert ho3d.optim.lr_at(600) == 1e-5 and ho3d.train.eval_interval == 5
     assert "perceptual" not in weights_at(load_config(CONFIG_DIR / "HO3D/self.json"), 1)
     synthetic = load_config(CONFIG_DIR / "synthetic/self.json")
-    assert synthetic.hand.model == "open_hand" and not synthetic.model.pretrained and synthetic.data.batch_size <= 16
+    assert synthetic.hand.model == "open_hand" and synthetic.data.batch_size <= 16
+    assert (synthetic.model.backbone, synthetic.model.pretrained) == ("efficientnet_lite0", True)  # weights from the pinned package
     assert synthetic.data.train[0].name == "synthetic" and synthetic.data.train[0].options["openpose"] is True
 
 

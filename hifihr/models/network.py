@@ -219,7 +219,9 @@ def build_model(hand_cfg, model_cfg, render_cfg) -> HiFiHR:
             pose_ncomp=hand_cfg.pose_ncomp,
             tex_ncomp=hand_cfg.tex_ncomp,
         )
-    encoder = Encoder(model_cfg.backbone, pretrained=model_cfg.pretrained, input_norm=model_cfg.input_norm)
+    encoder = Encoder(
+        model_cfg.backbone, pretrained=model_cfg.pretrained, input_norm=model_cfg.input_norm, pretrained_file=model_cfg.pretrained_file
+    )
     renderer = Renderer(
         render_cfg.image_size,
         supersample=render_cfg.supersample,
