@@ -62,8 +62,9 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def photo_views(args) -> tuple[FitViews, list[str]]:
-    """The one-view input of --image (downscaled to --max-side, K scaled with it)."""
+def photo_views(args) -> tuple[FitViews, list[str], tuple[float, float]]:
+    """The one-view input of --image (downscaled to --max-side, K scaled with it), its name and
+    the scale (sx, sy) from the file's pixels to the fitted image's."""
     if args.K is None:
         raise ValueError("--image needs --K fx fy cx cy (pixels)")
     image = read_image(args.image)
@@ -90,10 +91,10 @@ def photo_views(args) -> tuple[FitViews, list[str]]:
             raise FileNotFoundError(f"cannot read mask {args.mask}")
         raw = cv2.resize(raw, (image.shape[2], image.shape[1]), interpolation=cv2.INTER_NEAREST)
         mask = torch.from_numpy((raw > 0).astype(np.float32))[None]
-    return single_view(image, (fx, fy, cx, cy), keypoints, conf, mask), [Path(args.image).name]
+    return single_view(image, (fx, fy, cx, cy), keypoints, conf, mask), [Path(args.image).name], (scale_x, scale_y)
 
 
-def multiview_views(args) -> tuple[FitViews, list[str]]:
+def multiview_views(args) -> tuple[FitViews, list[str], tuple[float, float]]:
     """The fitting views of a multi-view hand folder, with the requested keypoints."""
     case = load_multiview(args.multiview, "fit")
     keypoints = conf = None
@@ -102,7 +103,7 @@ def multiview_views(args) -> tuple[FitViews, list[str]]:
     elif args.keypoints not in (None, "none"):
         rows = [read_keypoints_json(args.keypoints, name) for name in case.names]
         keypoints, conf = torch.stack([r[0] for r in rows]), torch.stack([r[1] for r in rows])
-    return FitViews(case.images, case.K, case.R, case.t, case.masks, keypoints, conf), list(case.names)
+    return FitViews(case.images, case.K, case.R, case.t, case.masks, keypoints, conf), list(case.names), (1.0, 1.0)
 
 
 def options_from(args) -> FitOptions:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.progress import Progress
 
     try:
-        views, names = photo_views(args) if args.image is not None else multiview_views(args)
+        views, names, pixel_scale = photo_views(args) if args.image is not None else multiview_views(args)
         options = options_from(args)
         state = None
         hand = load_hand_model("open_hand")
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         with Progress(disable=args.quiet) as progress:
             fitter = Fitter(hand, views, options, progress=progress)
             result = fitter.run(state)
-        written = write_outputs(fitter, result, args.out, names, extra={"input": args.image or args.multiview})
+        written = write_outputs(fitter, result, args.out, names, {"input": args.image or args.multiview}, pixel_scale)
     except (ValueError, FileNotFoundError, KeyError, AssetError, DemoError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -311,7 +311,8 @@ def generate_multiview(
 
     Args:
         views: fitting cameras per hand (>= 1). holdout: held-out cameras per hand (>= 0).
-        seed: seed of every random choice.
+        seed: seed of every random choice; hand i draws from ``default_rng([seed, i])``, its
+            shape, pose, texture and spin first, so it is the same hand whatever ``views``.
         assets_dir: NIMBLE-format assets (default: the open hand).
     """
     out = Path(out)
@@ -319,7 +320,6 @@ def generate_multiview(
         raise ValueError(f"expected num_hands >= 1, views >= 1, holdout >= 0; got {num_hands}, {views}, {holdout}")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; remove it or pass overwrite=True (--overwrite)")
-    rng = np.random.default_rng(seed)
     hand = load_hand_model("open_hand" if assets_dir is None else "nimble", assets_dir)
     if not isinstance(hand, NimbleLayer):
         raise TypeError("the multi-view data needs a NIMBLE-format hand (UV texture)")
@@ -329,6 +329,8 @@ def generate_multiview(
     partial.mkdir(parents=True)
     try:
         for index in range(num_hands):
+            # one generator per hand, drawing the hand first: hand i is the same for every N
+            rng = np.random.default_rng([seed, index])
             render_hand(hand, renderer, partial / f"hand_{index:04d}", rng, views, holdout, options)
         (partial / "README.md").write_text(
             f"Multi-view synthetic hands made by scripts/make_synthetic.py --views {views} "

@@ -97,9 +97,9 @@ class HamStage:
 
     enabled: bool = True
     iterations: int = 100
-    lr_offsets_m: float = 2e-4
+    lr_offsets_m: float = 5e-5
     lr_albedo: float = 0.01
-    lr_light: float = 0.02
+    lr_light: float = 0.05
     subdivide: bool = False
     photometric: float = 1.0
     albedo_laplacian: float = 20.0
@@ -488,7 +488,7 @@ class Fitter:
 
 
 def fit_light(
-    renderer: Renderer, verts: Tensor, faces: Tensor, textures: TexturesUV, views: FitViews, iterations: int = 60
+    renderer: Renderer, verts: Tensor, faces: Tensor, textures: TexturesUV, views: FitViews, iterations: int = 200
 ) -> Tensor:
     """SH lights [N, 9, 3] that best explain ``views`` (photometric L1) for a fixed mesh and
     albedo: how a held-out view is rendered, its light being unknown to the fit."""

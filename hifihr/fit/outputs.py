@@ -5,7 +5,8 @@ in the world frame (the camera frame of a single view), metres, with its albedo 
 ``<out>/losses.png``: one panel per stage, every weighted term per iteration (log scale).
 ``<out>/overlay_%02d.png``: per view, the image, the initial hand and the refined hand over it.
 ``<out>/fit.json``: keypoints in the world frame and in each camera frame (metres), projected
-keypoints (pixels), the parameters, lights and per-stage losses and times.
+keypoints and K in the input files' pixels, the parameters, lights and per-stage losses and
+times.
 """
 
 from __future__ import annotations
@@ -88,12 +89,21 @@ def write_overlays(fitter: Fitter, result: FitResult, out: Path, names: Sequence
     return paths
 
 
-def result_json(fitter: Fitter, result: FitResult, names: Sequence[str], extra: Optional[dict] = None) -> dict:
-    """The JSON record of a fit (module docstring)."""
+def result_json(
+    fitter: Fitter,
+    result: FitResult,
+    names: Sequence[str],
+    extra: Optional[dict] = None,
+    pixel_scale: tuple[float, float] = (1.0, 1.0),
+) -> dict:
+    """The JSON record of a fit (module docstring). ``pixel_scale`` (sx, sy): how the fitted
+    images were resized from the input files; pixels and K are written in the files' pixels."""
     R, t = fitter.views.world_to_camera()
     joints = result.joints.double()
     views = []
-    uv = fitter.views.project(result.joints)
+    scale = torch.tensor(pixel_scale, dtype=torch.float64)
+    uv = fitter.views.project(result.joints).double() / scale
+    K_file = fitter.views.K.double() / torch.cat([scale, torch.ones(1, dtype=torch.float64)])[:, None]
     for i in range(fitter.views.num_views):
         cam = joints @ R[i].double().T + t[i].double()
         views.append(
@@ -101,6 +111,7 @@ def result_json(fitter: Fitter, result: FitResult, names: Sequence[str], extra: 
                 "name": names[i] if i < len(names) else f"view {i}",
                 "joints3d_camera_m": cam.tolist(),
                 "joints2d_px": uv[i].tolist(),
+                "K_px": K_file[i].tolist(),
                 "light_sh": result.lights[i].tolist(),
             }
         )
@@ -131,8 +142,16 @@ def result_json(fitter: Fitter, result: FitResult, names: Sequence[str], extra: 
     return record
 
 
-def write_outputs(fitter: Fitter, result: FitResult, out: str | Path, names: Sequence[str], extra: Optional[dict] = None) -> dict[str, Path]:
-    """Write everything of the module docstring into ``out``; returns {kind: path}."""
+def write_outputs(
+    fitter: Fitter,
+    result: FitResult,
+    out: str | Path,
+    names: Sequence[str],
+    extra: Optional[dict] = None,
+    pixel_scale: tuple[float, float] = (1.0, 1.0),
+) -> dict[str, Path]:
+    """Write everything of the module docstring into ``out``; returns {kind: path}
+    (``pixel_scale``: see :func:`result_json`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = export_textured_mesh(
@@ -144,5 +163,5 @@ def write_outputs(fitter: Fitter, result: FitResult, out: str | Path, names: Seq
     for i, path in enumerate(write_overlays(fitter, result, out, names)):
         written[f"overlay_{i:02d}"] = path
     written["json"] = out / "fit.json"
-    _atomic_text(written["json"], json.dumps(result_json(fitter, result, names, extra), indent=1))
+    _atomic_text(written["json"], json.dumps(result_json(fitter, result, names, extra, pixel_scale), indent=1))
     return written
