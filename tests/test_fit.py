@@ -218,3 +218,59 @@ def test_fit_script_on_a_real_photo_lowers_the_keypoint_error(tmp_path):
     record = json.loads((out / "fit.json").read_text())
     uv_true, _ = read_keypoints_json(annotations, key)
     assert torch.tensor(record["views"][0]["joints2d_px"]).sub(uv_true).norm(dim=-1).mean() < 15.0
+
+
+def test_fit_light_recovers_the_light_of_a_view_and_the_scores_agree(dataset, hand):
+    from hifihr.fit import fit_light
+    from hifihr.fit.evaluate import geometry_errors, novel_view_scores
+    from hifihr.render import Renderer, SHLight, TexturesUV
+
+    (folder,) = list_hands(dataset)
+    hold = load_multiview(folder, "holdout")
+    views = FitViews(hold.images, hold.K, hold.R, hold.t, hold.masks)
+    state = HandState(hold.shape[None], hold.pose[None], hold.texture[None], torch.zeros(1, 3), hold.lights)
+    verts, _, texture_map = posed(hand, state)
+    renderer = Renderer(views.image_size, supersample=3, shading="sh", background=(0.0, 0.0, 0.0))
+    textures = TexturesUV(texture_map, hand.verts_uvs, hand.faces_uvs)
+    lights = fit_light(renderer, verts, hand.faces, textures, views)
+    shade = lambda light: renderer.render(verts, hand.faces, views.K, textures, light=SHLight(light), R=views.R, t=views.t).rgb  # noqa: E731
+    true_render, fitted_render = shade(hold.lights), shade(lights)
+    covered = renderer.render(verts, hand.faces, views.K, textures, R=views.R, t=views.t).alpha > 0.99
+    # the same shading where the hand is seen (up to the images' 8-bit rounding and clipping)
+    assert (true_render - fitted_render).abs().mul(covered).sum() / covered.sum() / 3 < 5e-3
+    scores, _ = novel_view_scores(verts[0].detach(), hand.faces, hand.verts_uvs, hand.faces_uvs, texture_map[0].detach(), views)
+    assert scores.mean_psnr > 38.0 and scores.mean_ssim > 0.98
+    errors = geometry_errors(verts[0].detach(), hold.verts_world, hand.faces)
+    assert errors.pa_mpvpe_mm < 1e-3 and errors.p2s_mm < 1e-3
+
+
+def test_checkpoint_start_reproduces_the_networks_hand(tmp_path, hand):
+    from hifihr.config import config_from_dict, config_to_dict
+    from hifihr.demo import Frame, load_demo_model, reconstruct
+    from hifihr.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
+    from hifihr.fit import single_view
+    from hifihr.fit.initial import state_from_checkpoint
+    from hifihr.models import build_model
+
+    cfg = config_from_dict(
+        {
+            "hand": {"model": "open_hand"},
+            "model": {"backbone": "resnet18", "pretrained": False, "light": "sh", "root": "predicted", "mean_orientation": [1.5707963, 0.0, 0.3]},
+            "render": {"image_size": 96, "supersample": 1},
+        }
+    )
+    torch.manual_seed(0)
+    model = build_model(cfg.hand, cfg.model, cfg.render)
+    path = tmp_path / "model.pt"
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config_to_dict(cfg)}, path)
+    image = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(0))
+    K = (120.0, 120.0, 48.0, 40.0)
+    views = single_view(image, K)
+    state, hand_cfg = state_from_checkpoint(path, views)
+    assert hand_cfg.model == "open_hand"
+    net, _ = load_demo_model(path, torch.device("cpu"))
+    K_full = np.array([[120.0, 0, 48.0], [0, 120.0, 40.0], [0, 0, 1]])
+    (expected,) = reconstruct(net, [Frame("x", image.permute(1, 2, 0).numpy())], [None], [False], [K_full])
+    verts, joints, _ = posed(hand, state)
+    assert_close(joints[0], torch.from_numpy(expected.joints3d).float(), atol=1e-5)
+    assert_close(verts[0], torch.from_numpy(expected.verts).float(), atol=1e-5)

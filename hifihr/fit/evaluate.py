@@ -60,11 +60,11 @@ def novel_view_scores(
     texture_map: Tensor,
     views: FitViews,
     supersample: int = 3,
-    light_iterations: int = 200,
 ) -> tuple[NovelViewScores, Tensor]:
     """Render a mesh into held-out views and score it. The held-out lights are unknown to the
-    fit, so each view's SH light is fitted to that view with the mesh and albedo frozen
-    (:func:`hifihr.fit.fit_light`; 27 numbers per view cannot paint texture or geometry in).
+    fit, so each view's SH light is fitted to that view by least squares with the mesh and
+    albedo frozen (:func:`hifihr.fit.fit_light`; 27 numbers per view cannot paint texture or
+    geometry in).
 
     Args:
         verts: [V, 3] world frame. faces, verts_uvs, faces_uvs: the layout. texture_map:
@@ -77,7 +77,7 @@ def novel_view_scores(
         raise ValueError("novel_view_scores needs the held-out views' masks")
     renderer = Renderer(views.image_size, supersample=supersample, shading="sh", background=(0.0, 0.0, 0.0))
     textures = TexturesUV(texture_map[None], verts_uvs, faces_uvs)
-    lights = fit_light(renderer, verts[None], faces, textures, views, iterations=light_iterations)
+    lights = fit_light(renderer, verts[None], faces, textures, views)
     R, t = views.world_to_camera()
     background = background_colours(views.images, views.masks)
     with torch.no_grad():

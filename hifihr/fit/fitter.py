@@ -487,23 +487,40 @@ class Fitter:
         )  # fmt: skip
 
 
-def fit_light(
-    renderer: Renderer, verts: Tensor, faces: Tensor, textures: TexturesUV, views: FitViews, iterations: int = 200
-) -> Tensor:
-    """SH lights [N, 9, 3] that best explain ``views`` (photometric L1) for a fixed mesh and
-    albedo: how a held-out view is rendered, its light being unknown to the fit."""
+@torch.no_grad()
+def fit_light(renderer: Renderer, verts: Tensor, faces: Tensor, textures: TexturesUV, views: FitViews) -> Tensor:
+    """SH lights [N, 9, 3] that best explain ``views`` for a fixed mesh and albedo, in the least
+    squares sense: how a held-out view is lit, its light being unknown to the fit.
+
+    The render is linear in the coefficients (albedo x sum_k c_k Y_k(n), then averaged over
+    supersamples), so 9 renders with unit coefficients give, per view and channel, the linear
+    system over the compared pixels of :func:`photometric_error` (the render over the estimated
+    background against the image), solved exactly. Clipping to [0, 1] is ignored.
+    """
     R, t = views.world_to_camera()
     num = views.num_views
-    background = None if views.masks is None else background_colours(views.images, views.masks)
-    lights = SHLight.white(num).coeffs.clone().requires_grad_(True)
-    optimizer = torch.optim.Adam([lights], lr=0.05)
-    for _ in range(iterations):
-        render = renderer.render(verts.expand(num, -1, -1), faces, views.K, textures, light=SHLight(lights), R=R, t=t)
-        loss = photometric_error(render, views, background)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return lights.detach()
+    basis_images = []
+    for k in range(9):
+        coeffs = torch.zeros(num, 9, 3, dtype=verts.dtype)
+        coeffs[:, k] = 1.0
+        out = renderer.render(verts.expand(num, -1, -1), faces, views.K, textures, light=SHLight(coeffs), R=R, t=t)
+        basis_images.append(out.rgb)
+    alpha = out.alpha
+    if views.masks is None:
+        region, target = alpha, views.images * alpha
+    else:
+        background = background_colours(views.images, views.masks)
+        region = torch.maximum(dilate(views.masks, 3), alpha)
+        target = views.images - (1.0 - alpha) * background[:, :, None, None]
+    stacked = torch.stack(basis_images, dim=-1)  # [N, 3, H, W, 9]
+    lights = torch.zeros(num, 9, 3, dtype=verts.dtype)
+    for n in range(num):
+        pixels = region[n, 0] > 0
+        for c in range(3):
+            A = stacked[n, c][pixels].double()
+            b = target[n, c][pixels].double()
+            lights[n, :, c] = torch.linalg.lstsq(A, b[:, None]).solution[:, 0].to(lights.dtype)
+    return lights
 
 
 __all__ = [
