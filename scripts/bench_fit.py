@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Measure the refinement on multi-view synthetic hands (docs/performance.md, "Refinement").
 
-    python scripts/bench_fit.py --views 1 4 8 --hands 3 --out outputs/bench_fit \\
-        [--figure docs/images/fit_synthetic.png] [--real ../shared/real_photos]
+    python scripts/bench_fit.py --views 1 4 8 --hands 3 --out outputs/bench_fit [--real ../shared/real_photos]
+    python scripts/bench_fit.py --out outputs/bench_fit --figure docs/images/fit_synthetic.png
 
 For each N it writes (or reuses) ``datasets/synthetic_mv<N>`` (scripts/make_synthetic.py
 --views N, 2 held-out views; hand i is the same hand for every N), fits every hand from its
@@ -132,6 +132,33 @@ def real_photo_records(hand, root: Path, options: FitOptions) -> list[dict]:
     return records
 
 
+def plot_results(results: dict, path: Path) -> None:
+    """Mean over hands of PA-MPVPE, P2S and held-out PSNR after each stage, one line per N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stages = ["initial", "keypoints", "render", "ham"]
+    metrics = [("pa_mpvpe_mm", "PA-MPVPE (mm)"), ("p2s_mm", "P2S (mm)"), ("psnr_db", "held-out PSNR (dB)")]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
+    for num, hands in sorted(results.get("synthetic", {}).items(), key=lambda kv: int(kv[0])):
+        for ax, (key, label) in zip(axes, metrics):
+            values = [np.mean([h["stages"][s][key] for h in hands.values()]) for s in stages]
+            ax.plot(stages, values, marker="o", label=f"{num} view{'s' if int(num) > 1 else ''} ({len(hands)} hands)")
+            ax.set_title(label)
+    for ax, (key, _) in zip(axes, metrics):
+        if key != "psnr_db":
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Refinement on multi-view synthetic hands (true 2D keypoints in), after each stage", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--views", nargs="+", type=int, default=[1, 4, 8])
@@ -141,11 +168,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="outputs/bench_fit")
     parser.add_argument("--real", default=None, help="the real photos folder (research-only; nothing of it is written to the repo)")
     parser.add_argument("--skip-synthetic", action="store_true")
+    parser.add_argument("--figure", default=None, help="draw the synthetic results of <out>/results.json into this PNG and stop")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    if args.figure is not None:
+        plot_results(results, Path(args.figure))
+        print(f"wrote {args.figure}")
+        return 0
     results["machine"] = {"cpu_count": os.cpu_count(), "load_average_start": os.getloadavg(), "threads": torch.get_num_threads()}
     hand = load_hand_model("open_hand")
     options = FitOptions()
