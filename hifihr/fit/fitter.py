@@ -145,11 +145,13 @@ class HandState:
 
 @dataclass
 class StageRecord:
-    """Loss per iteration (``total`` and each weighted term) and wall time of one stage."""
+    """Loss per iteration (``total`` and each weighted term), wall time and this process's
+    CPU time of one stage (on a shared machine the CPU time is what a free core would take)."""
 
     name: str
     losses: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     def log(self, terms: dict[str, Tensor]) -> None:
         for key, value in terms.items():
@@ -341,7 +343,7 @@ class Fitter:
     def _loop(self, name: str, iterations: int, optimizer: torch.optim.Optimizer, step: Callable[[], dict[str, Tensor]]) -> StageRecord:
         record = StageRecord(name)
         task = self.progress.add_task(f"stage {name:9s}", total=iterations) if self.progress is not None else None
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(iterations):
             terms = step()
             optimizer.zero_grad()
@@ -351,6 +353,7 @@ class Fitter:
             if task is not None:
                 self.progress.update(task, advance=1, description=f"stage {name:9s} loss {float(terms['total'].detach()):.4f}")
         record.seconds = time.perf_counter() - start
+        record.cpu_seconds = time.process_time() - cpu_start
         return record
 
     def _priors(self, state: HandState, stage) -> dict[str, Tensor]:

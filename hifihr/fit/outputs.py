@@ -130,6 +130,7 @@ def result_json(
         "stages": {
             s.name: {
                 "seconds": s.seconds,
+                "cpu_seconds": s.cpu_seconds,
                 "iterations": len(s.losses.get("total", [])),
                 "first": {k: v[0] for k, v in s.losses.items()},
                 "last": {k: v[-1] for k, v in s.losses.items()},
