@@ -34,7 +34,7 @@ SHIPPED = [
     "FreiHAND/full.json", "FreiHAND/weak.json", "FreiHAND/self.json",
     "FreiHAND/full_no_tex.json", "FreiHAND/weak_no_tex.json", "FreiHAND/self_no_tex.json",
     "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json",
-    "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json",
+    "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json", "synthetic/self_uv_align.json",
 ]  # fmt: skip
 
 
