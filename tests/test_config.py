@@ -36,7 +36,7 @@ SHIPPED = [
     "FreiHAND/full_no_tex.json", "FreiHAND/weak_no_tex.json", "FreiHAND/self_no_tex.json",
     "FreiHAND/weak_texture.json", "FreiHAND/weak_texture_best.json",
     "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json", "HO3D/weak_texture.json",
-    "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json",
+    "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json", "synthetic/self_uv_align.json",
     "photos/self.json",
 ]  # fmt: skip
 

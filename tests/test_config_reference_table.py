@@ -325,7 +325,10 @@ REQUIRED_KEYS = (
     "data.val_batch_size", "train.eval_interval", "init.checkpoint", "init.freeze", "model.texture",
 )  # fmt: skip
 #: Shipped configs that mirror no reference run (sized for a 2-core CPU).
-NOT_MIRRORED = ("synthetic/full.json", "synthetic/self.json", "synthetic/weak.json")
+NOT_MIRRORED = (
+    "photos/self.json",
+    "synthetic/full.json", "synthetic/self.json", "synthetic/self_uv_align.json", "synthetic/weak.json",
+)  # fmt: skip
 
 
 def _normalise(value: Any) -> Any:

@@ -109,7 +109,7 @@ REFERENCE_TERMS = {
 
 
 def test_registry_has_every_reference_term_with_its_default_weight():
-    assert set(REFERENCE_TERMS) | {"lpips_tex", "light_reg"} == set(list_losses())
+    assert set(REFERENCE_TERMS) | {"lpips_tex", "light_reg", "uv_align"} == set(list_losses())
     for name, weight in REFERENCE_TERMS.items():
         assert get_loss(name).default_weight == weight, name
     assert get_loss("texture").needs_render and get_loss("sil").needs_render

@@ -11,12 +11,12 @@ group                     terms
 2D (ground truth)         joint_2d, bone_direc
 2D (OpenPose)             open_2dj, open_bone_direc
 photometric (GT mask)     texture, mrgb, ssim_tex, perceptual, sil
-photometric (self)        texture_self, mrgb_self, ssim_tex_self, lpips_tex
+photometric (self)        texture_self, mrgb_self, ssim_tex_self, lpips_tex, uv_align
 priors                    mpose, mshape, mtex, light_reg
 ========================= ==================================================================
 """
 
-from hifihr.losses import geometry, perceptual, photometric, regularizers  # noqa: F401  (fill the registry)
+from hifihr.losses import geometry, perceptual, photometric, regularizers, uv_align  # noqa: F401  (fill the registry)
 from hifihr.losses.geometry import bone_direction_loss, open_2dj_penalty, root_relative
 from hifihr.losses.objective import LossOutput, Objective
 from hifihr.losses.photometric import hand_on_black, texture_confidence

@@ -32,12 +32,25 @@ class RenderOutput:
         soft_alpha: [B, 1, H, W] differentiable soft silhouette at the output resolution, or
             None when not asked for.
         fragments: rasterizer output at the supersampled resolution (k·H, k·W).
+        colors: [B, k·H, k·W, 3] shaded colour of each supersample before pooling (background
+            colour where nothing is drawn), differentiable like ``rgb``; what ``rgb`` averages.
+        verts_cam: [B, V, 3] the vertices as rendered, metres, OpenCV camera frame (non-finite
+            ones moved to the camera centre), differentiable.
+        faces: [F, 3] int64 faces as rendered.
+        K: [B, 3, 3] intrinsics of the output image (pixels), as given to ``render``.
+
+    The last four let a loss revisit the visible surface (``hifihr.losses.uv_align``); they are
+    references to tensors the render computed anyway.
     """
 
     rgb: Tensor
     alpha: Tensor
     soft_alpha: Tensor | None
     fragments: Fragments
+    colors: Tensor | None = None
+    verts_cam: Tensor | None = None
+    faces: Tensor | None = None
+    K: Tensor | None = None
 
 
 class Renderer:
@@ -143,4 +156,13 @@ class Renderer:
         if soft_silhouette:
             soft = self.backend.soft_silhouette(verts_cam, faces, K, self.image_size, self.blur_radius_px)
             soft_alpha = soft[:, None]
-        return RenderOutput(rgb=rgb, alpha=F.avg_pool2d(coverage, k), soft_alpha=soft_alpha, fragments=fragments)
+        return RenderOutput(
+            rgb=rgb,
+            alpha=F.avg_pool2d(coverage, k),
+            soft_alpha=soft_alpha,
+            fragments=fragments,
+            colors=colors,
+            verts_cam=verts_cam,
+            faces=faces,
+            K=K,
+        )
