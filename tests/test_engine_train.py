@@ -19,7 +19,8 @@ import torch
 
 import train as train_cli
 from hifihr.config import load_config, save_config
-from hifihr.engine import CheckpointError, NonFiniteLossError, Trainer, TrainingInterrupted, load_checkpoint, read_metrics
+from hifihr.engine import BestEpoch, CheckpointError, NonFiniteLossError, Trainer, TrainingInterrupted, load_checkpoint, read_metrics
+from hifihr.engine.optim import set_epoch_lr
 from hifihr.losses import LossOutput
 from test_engine_setup import tiny_config, tiny_root  # noqa: F401  (fixture)
 
@@ -47,7 +48,8 @@ def test_short_training_lowers_the_losses_and_writes_the_run(tiny_root):
     run = tiny_root / "outputs" / "learn"
     losses = [record["loss"] for record in read_metrics(run / "metrics.jsonl", "train")]
     # One batch (4 samples, no augmentation) per epoch: the network fits it.
-    assert len(losses) == 10 and sum(losses[-3:]) / 3 < 0.75 * losses[0], losses
+    assert len(losses) == 10
+    assert sum(losses[-3:]) / 3 < 0.75 * losses[0], losses
     assert load_config(run / "config.json") == cfg
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["best.pt", "epoch_0005.pt", "epoch_0010.pt", "last.pt"]
     last = load_checkpoint(run / "checkpoints" / "last.pt")
@@ -65,10 +67,13 @@ def test_short_training_lowers_the_losses_and_writes_the_run(tiny_root):
         "selected_on": "evaluation split", "last": {"epoch": 10, "value": split["pa_mpjpe_mm"]},
     }  # fmt: skip
     assert load_checkpoint(run / "checkpoints" / "best.pt")["epoch"] == 10
-    assert split["num_samples"] == 4 and split["files"] == ["pred.json", "samples.png"]
-    assert 0 < split["pa_mpjpe_mm"] < split["mpjpe_mm"] and 0 < split["psnr_db"] < 60
+    assert split["num_samples"] == 4
+    assert split["files"] == ["pred.json", "samples.png"]
+    assert 0 < split["pa_mpjpe_mm"] < split["mpjpe_mm"]
+    assert 0 < split["psnr_db"] < 60
     xyz, verts = json.loads((run / "eval" / "10" / "synthetic_evaluation" / "pred.json").read_text())
-    assert len(xyz) == len(verts) == 4 and all(len(j) == 21 and len(j[0]) == 3 for j in xyz)
+    assert len(xyz) == len(verts) == 4
+    assert {(len(j), len(j[0])) for j in xyz} == {(21, 3)}
 
 
 def _train_records(run: Path) -> list[tuple]:
@@ -90,15 +95,17 @@ def test_resume_after_a_kill_mid_epoch_matches_an_uninterrupted_run(tiny_root, t
     _, stderr = process.communicate()
     assert last.exists(), stderr.decode()[-2000:]
     state = load_checkpoint(last)
-    assert state["epoch"] == 1 and 0 < state["batches_done"] < 4, "the kill must land mid-epoch"
+    assert state["epoch"] == 1
+    assert 0 < state["batches_done"] < 4, "the kill must land mid-epoch"
 
     killed = dataclasses.replace(trained, experiment=dataclasses.replace(trained.experiment, name="killed"))
     resumed = Trainer(killed, device="cpu", resume=True, tensorboard=False)
-    assert (resumed.epoch, resumed.batches_done) == (1, state["batches_done"])
+    assert (resumed.state.epoch, resumed.state.batches_done) == (1, state["batches_done"])
     resumed.fit()
 
     reference = tiny_root / "outputs" / "reference"
-    assert _train_records(run) == _train_records(reference) and len(_train_records(reference)) == 8
+    assert len(_train_records(reference)) == 8
+    assert _train_records(run) == _train_records(reference)
     final, expected = load_checkpoint(last), load_checkpoint(reference / "checkpoints" / "last.pt")
     assert final["step"] == expected["step"] == 8
     for key, value in expected["model"].items():
@@ -172,8 +179,9 @@ def test_staged_training_loads_the_model_and_freezes_groups(tiny_root, trained):
         device="cpu",
         tensorboard=False,
     )
-    assert (continued.epoch, continued.step_count) == (3, 8)
-    assert continued._set_lr(3) == 5e-4 and continued.optimizer.param_groups[0]["lr"] == 5e-4
+    assert (continued.state.epoch, continued.state.step) == (3, 8)
+    assert set_epoch_lr(continued.optimizer, continued.cfg.optim, 3) == 5e-4
+    assert continued.optimizer.param_groups[0]["lr"] == 5e-4
 
 
 def test_cli_refuses_to_overwrite_or_resume_nothing(tiny_root, trained, tmp_path, capsys):
@@ -193,7 +201,7 @@ def test_sigterm_writes_the_position_and_stops(tiny_root):
     original = trainer.objective.forward
 
     def preempted(pred, batch, epoch):  # the scheduler's SIGTERM arrives during step 2
-        if trainer.step_count == 1:
+        if trainer.state.step == 1:
             os.kill(os.getpid(), signal.SIGTERM)
         return original(pred, batch, epoch)
 
@@ -212,9 +220,11 @@ def test_bf16_autocast_step_trains(tiny_root):
         trainer.set_train_mode()
         before = trainer.model.pose_head.layers[2].weight.detach().clone()
         result, pred = trainer.train_step(next(trainer._epoch_batches(1, 0)), 1)
-        assert not result.skipped and not torch.equal(trainer.model.pose_head.layers[2].weight, before)
+        assert not result.skipped
+        assert not torch.equal(trainer.model.pose_head.layers[2].weight, before)
         steps[amp] = (result, pred)
-    assert steps["bf16"][1].joints3d.dtype == torch.bfloat16 and steps["none"][1].joints3d.dtype == torch.float32
+    assert steps["bf16"][1].joints3d.dtype == torch.bfloat16
+    assert steps["none"][1].joints3d.dtype == torch.float32
     assert abs(steps["bf16"][0].loss - steps["none"][0].loss) < 0.02 * steps["none"][0].loss
 
 
@@ -233,7 +243,9 @@ def test_frozen_batchnorm_normalises_with_batch_statistics_as_the_reference(tiny
 
     trainer = frozen_trainer("batch")
     norms = [m for g in frozen for m in getattr(trainer.model, g).modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    assert norms and all(m.training and m.momentum == 0.0 for m in norms)
+    assert norms
+    assert all(m.training for m in norms)
+    assert {m.momentum for m in norms} == {0.0}
     batch = next(trainer._epoch_batches(1, 0))
     running = {k: v.clone() for k, v in trainer.model.state_dict().items() if "running_" in k}
 
@@ -243,7 +255,8 @@ def test_frozen_batchnorm_normalises_with_batch_statistics_as_the_reference(tiny
 
     as_reference = copy.deepcopy(trainer.model).train()  # the reference: the whole network in train()
     in_eval = frozen_trainer("running").model  # frozen groups in eval mode
-    assert not in_eval.encoder.training and in_eval.texture_head.training
+    assert not in_eval.encoder.training
+    assert in_eval.texture_head.training
     got = joints(trainer.model)
     assert torch.allclose(got, joints(as_reference), atol=1e-6)
     assert not torch.allclose(got, joints(in_eval), atol=1e-4)  # running statistics differ from the batch's
@@ -258,7 +271,7 @@ def test_texture_and_light_heads_come_from_a_second_checkpoint(tiny_root, traine
     for name, seed in (("geometry_source", 1), ("texture_source", 2)):
         trainer = Trainer(tiny_config(tiny_root, name=name, experiment={"seed": seed}, **lit), device="cpu", tensorboard=False)
         trainer.save()
-        sources[name] = trainer.last_path
+        sources[name] = trainer.folder.last
     geometry, texture = (load_checkpoint(sources[n])["model"] for n in ("geometry_source", "texture_source"))
     init = {"checkpoint": str(sources["geometry_source"]), "texture_checkpoint": str(sources["texture_source"])}
     combined = Trainer(tiny_config(tiny_root, name="two_sources", init=init, **lit), device="cpu", tensorboard=False).model.state_dict()
@@ -279,14 +292,14 @@ def test_best_epoch_is_tracked_over_evaluations_and_survives_resume(tiny_root):
     trainer = Trainer(cfg, device="cpu", tensorboard=False)
     tag = "synthetic_evaluation"
     assert [trainer.update_best(e, {tag: {"pa_mpjpe_mm": v}}) for e, v in ((1, 9.0), (2, 7.5), (3, 8.0))] == [True, True, False]
-    assert trainer.best == {"metric": "pa_mpjpe_mm", "dataset": tag, "value": 7.5, "epoch": 2}
-    record = json.loads((trainer.run_dir / "best.json").read_text())
-    assert record["epoch"] == 2 and record["selected_on"] == "evaluation split" and record["last"] == {"epoch": 3, "value": 8.0}
+    assert trainer.state.best == BestEpoch(metric="pa_mpjpe_mm", dataset=tag, value=7.5, epoch=2)
+    record = json.loads(trainer.folder.best_record.read_text())
+    assert record == {"metric": "pa_mpjpe_mm", "dataset": tag, "value": 7.5, "epoch": 2, "selected_on": "evaluation split", "last": {"epoch": 3, "value": 8.0}}
     assert trainer.update_best(4, {tag: {"num_samples": 4}}) is False  # no such metric: the best stays
     trainer.save()
     resumed = Trainer(cfg, device="cpu", tensorboard=False, resume=True)
-    assert resumed.best == trainer.best
+    assert resumed.state.best == trainer.state.best
     # A metric where higher is better selects the maximum.
     psnr = Trainer(tiny_config(tiny_root, name="best_psnr", dataset="synthetic", eval={"best_metric": "psnr_db"}), device="cpu", tensorboard=False)
     assert [psnr.update_best(e, {tag: {"psnr_db": v}}) for e, v in ((1, 20.0), (2, 19.0), (3, 21.0))] == [True, False, True]
-    assert psnr.best["epoch"] == 3
+    assert psnr.state.best.epoch == 3

@@ -18,16 +18,22 @@ from hifihr.engine.distributed import DistContext, ShardedBatchSampler, init_dis
 from hifihr.engine.evaluate import evaluate_config
 from hifihr.engine.evaluator import Evaluator, summary_line, write_predictions
 from hifihr.engine.logging import RunLogger, read_metrics
+from hifihr.engine.nonfinite import NonFiniteLossError
+from hifihr.engine.run_folder import RunFolder
 from hifihr.engine.setup import build_network, run_dir
-from hifihr.engine.trainer import NonFiniteLossError, StepResult, Trainer, TrainingInterrupted
+from hifihr.engine.state import BestEpoch, RunState, StepResult
+from hifihr.engine.trainer import Trainer, TrainingInterrupted
 
 __all__ = [
+    "BestEpoch",
     "CHECKPOINT_FORMAT",
     "CheckpointError",
     "DistContext",
     "Evaluator",
     "NonFiniteLossError",
+    "RunFolder",
     "RunLogger",
+    "RunState",
     "ShardedBatchSampler",
     "StepResult",
     "Trainer",

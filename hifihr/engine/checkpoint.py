@@ -18,11 +18,16 @@ lr              the learning rate of each parameter group when written (for the 
                 schedule is a function of the epoch, :meth:`OptimConfig.lr_at`)
 rng             random-generator states (:func:`capture_rng_state`)
 nonfinite       {"consecutive": n, "total": n} skipped non-finite steps
+log_window      the sums of the next log line (:class:`~hifihr.engine.state.LogWindow`)
 config          the resolved config (:func:`hifihr.config.config_to_dict`)
 world_size      number of processes that trained
 best            the best evaluation so far (``eval.best_metric`` on the first validation dataset):
                 {"metric", "dataset", "value", "epoch"}, or None before the first evaluation
 =============== ================================================================================
+
+``epoch``, ``batches_done``, ``step``, ``nonfinite``, ``log_window`` and ``best`` are the
+:class:`~hifihr.engine.state.RunState`; ``batches_per_epoch`` holds the number of global
+batches in an epoch of the run that wrote it.
 
 Files: ``outputs/<run>/checkpoints/last.pt`` (written at every epoch end, every
 ``train.checkpoint_interval`` steps, and when a run is interrupted),

@@ -130,6 +130,12 @@ def all_reduce(tensor: torch.Tensor, ctx: DistContext, op: str = "sum") -> torch
     return tensor
 
 
+def any_rank(ctx: DistContext, *flags: bool) -> tuple[bool, ...]:
+    """Each flag, true when it is true on any rank (one collective for all of them)."""
+    agreed = all_reduce(torch.tensor([float(flag) for flag in flags], device=ctx.device), ctx, "max")
+    return tuple(bool(value) for value in agreed.tolist())
+
+
 def all_gather_objects(value: Any, ctx: DistContext) -> list[Any]:
     """Every rank's ``value`` (picklable), in rank order, on every rank."""
     if not ctx.distributed:

@@ -11,10 +11,14 @@ epoch's seed, every batch takes one optimiser step, then the network is evaluate
 One step: forward (under ``train.amp`` autocast), the :class:`~hifihr.losses.Objective` at the
 epoch, a check that every term is finite (agreed over the ranks), backward (fp16: through a
 GradScaler), the gradient norm (clipped to ``optim.grad_clip`` when set), the optimiser step. A
-step whose loss or gradient is NaN/inf is skipped (no update, BatchNorm statistics restored), logged and counted; more than
-``train.max_nonfinite_steps`` in a row stop the run with :class:`NonFiniteLossError`, leaving the
-last good checkpoint as it was. (With fp16, overflowing gradients are the GradScaler's business:
-it skips that update and lowers its scale; such steps are not counted.)
+step whose loss or gradient is NaN/inf is skipped, logged and counted; more than
+``train.max_nonfinite_steps`` in a row stop the run with
+:class:`~hifihr.engine.nonfinite.NonFiniteLossError`, leaving the last good checkpoint as it was.
+
+The pieces: :mod:`~hifihr.engine.run_folder` (the run's files), :mod:`~hifihr.engine.optim`
+(optimiser, learning-rate schedule), :mod:`~hifihr.engine.state` (:class:`RunState`, what a
+checkpoint restores besides the network, optimiser and random generators),
+:mod:`~hifihr.engine.nonfinite` (the guard); this module wires them into the loop.
 
 Starting points:
 
@@ -25,21 +29,22 @@ Starting points:
   parameters differ, never dropped silently), ``scheduler`` (continue that run's global epoch
   and step counters instead of ``train.start_epoch``; the learning rates always come from this
   config). ``init.texture_checkpoint`` then replaces ``texture_head`` and ``light_head`` with
-  those of a second checkpoint (geometry from one run, texture and light from another, as the
-  reference's texture-only stage). ``init.freeze`` leaves module groups untrained: their
-  parameters get no gradient and are not in the optimiser; with ``init.freeze_norm = "batch"``
-  (the reference) their BatchNorm layers stay in training mode with momentum 0, normalising
-  with the batch statistics while their running statistics stay as loaded; with ``"running"``
-  they are in eval mode (running statistics used). E.g. the texture-only refinement freezes
+  those of a second checkpoint (geometry from one run, texture and light from another: the
+  texture-only stage). ``init.freeze`` leaves module groups untrained: their parameters get no
+  gradient and are not in the optimiser; with ``init.freeze_norm = "batch"`` their BatchNorm
+  layers stay in training mode with momentum 0, normalising with the batch statistics while
+  their running statistics stay as loaded; with ``"running"`` they are in eval mode (running
+  statistics used). E.g. the texture-only refinement freezes
   all but ``texture_head`` and ``light_head``;
 * ``resume=True``: this run's ``last.pt``: network, optimiser, GradScaler, random-generator
-  states, epoch, position inside the epoch (the global batches already trained are skipped
-  without being loaded), step and the non-finite counters; on the CPU a resumed run reproduces
-  the uninterrupted one bit for bit (same software, same number of threads).
+  states and the :class:`RunState` (epoch, position inside the epoch: the global batches
+  already trained are skipped without being loaded; step, non-finite counters, log sums, best
+  evaluation); on the CPU a resumed run reproduces the uninterrupted one bit for bit (same
+  software, same number of threads).
 
 Best epoch: after each evaluation, ``eval.best_metric`` of the first validation dataset is
 compared with the best so far; the best (metric, dataset, value, epoch; selected on the
-evaluation split, as the reference did) is logged, kept in the checkpoint (so it survives
+evaluation split; see docs/deviations.md) is logged, kept in the checkpoint (so it survives
 ``--resume``), written with the latest evaluation to ``best.json`` in the run folder, and its
 checkpoint kept as ``checkpoints/best.pt``.
 
@@ -51,12 +56,11 @@ rank, write ``last.pt`` with the position inside the epoch and raise
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-import shutil
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 import torch
@@ -67,7 +71,6 @@ from hifihr.config import BEST_METRICS, Config, config_to_dict, save_config
 from hifihr.data import set_epoch
 from hifihr.engine.checkpoint import (
     CHECKPOINT_FORMAT,
-    CheckpointError,
     capture_rng_state,
     group_weights,
     keep_copy,
@@ -80,6 +83,7 @@ from hifihr.engine.checkpoint import (
 from hifihr.engine.distributed import (
     DistContext,
     all_reduce,
+    any_rank,
     average_batchnorm_stats,
     barrier,
     init_distributed,
@@ -88,7 +92,11 @@ from hifihr.engine.distributed import (
 )
 from hifihr.engine.evaluator import Evaluator, summary_line, texture_map
 from hifihr.engine.logging import RunLogger, write_json
+from hifihr.engine.nonfinite import NonFiniteGuard, nonfinite_terms
+from hifihr.engine.optim import build_optimizer, set_epoch_lr
+from hifihr.engine.run_folder import RunFolder, changed_config_keys, prepare_run_folder
 from hifihr.engine.setup import batch_root_index, build_datasets, build_network, run_dir, sharded_loader, to_device
+from hifihr.engine.state import BestEpoch, LogWindow, RunState, StepResult
 from hifihr.losses import LossOutput, Objective, Prediction
 from hifihr.viz import PANEL_TITLES, make_grid, sample_panels
 
@@ -98,71 +106,8 @@ AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 IMAGE_LOG_SAMPLES = 4
 
 
-class NonFiniteLossError(RuntimeError):
-    """Too many consecutive steps had a NaN or infinite loss or gradient."""
-
-
 class TrainingInterrupted(RuntimeError):
     """The run was stopped by a signal; ``last.pt`` holds the position to resume from."""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """One training step.
-
-    Attributes:
-        loss: the objective on this rank's share of the batch (NaN/inf when skipped).
-        terms: unweighted term values; weighted: the same times their weights.
-        grad_norm: the global gradient norm before clipping (None when skipped before backward).
-        skipped: True when no update was made (non-finite loss or gradient).
-        bad_terms: names of the non-finite terms ("gradient" for a non-finite gradient).
-    """
-
-    loss: float
-    terms: dict[str, float]
-    weighted: dict[str, float]
-    grad_norm: Optional[float]
-    skipped: bool
-    bad_terms: tuple[str, ...] = ()
-
-
-class _LogWindow:
-    """Sums of the logged values since the previous log line (restored on resume)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.count = 0
-        self.skipped = 0
-        self.grad_norm_sum = 0.0
-        self.grad_norm_count = 0
-
-    def add(self, result: StepResult) -> None:
-        if result.skipped:
-            self.skipped += 1
-        else:
-            self.count += 1
-            values = {"loss": result.loss, **result.terms, **{f"weighted/{k}": v for k, v in result.weighted.items()}}
-            for key, value in values.items():
-                self.sums[key] = self.sums.get(key, 0.0) + value
-        if result.grad_norm is not None and math.isfinite(result.grad_norm):
-            self.grad_norm_sum += result.grad_norm
-            self.grad_norm_count += 1
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "sums": dict(self.sums),
-            "count": self.count,
-            "skipped": self.skipped,
-            "grad_norm_sum": self.grad_norm_sum,
-            "grad_norm_count": self.grad_norm_count,
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.sums = dict(state["sums"])
-        self.count = state["count"]
-        self.skipped = state["skipped"]
-        self.grad_norm_sum = state["grad_norm_sum"]
-        self.grad_norm_count = state["grad_norm_count"]
 
 
 class Trainer:
@@ -178,6 +123,9 @@ class Trainer:
             TensorBoard events, metrics and evaluations are deleted).
         console: the rich console for logs and progress (default: stderr).
         tensorboard: write TensorBoard events.
+
+    Attributes:
+        folder: the run's files; state: where the run stands (:class:`RunState`).
 
     Raises:
         FileExistsError: a fresh run (no ``resume``/``overwrite``) in a folder with a checkpoint.
@@ -197,27 +145,52 @@ class Trainer:
     ) -> None:
         self.cfg = cfg
         self.ctx: DistContext = init_distributed(device)
-        self.run_dir = run_dir(cfg)
-        self.checkpoint_dir = self.run_dir / "checkpoints"
-        self.last_path = self.checkpoint_dir / "last.pt"
-        self._notes: list[str] = []
-        resume_state = self._prepare_run_dir(resume, overwrite)
+        self.folder = RunFolder(run_dir(cfg))
+        resumed = prepare_run_folder(self.folder, self.ctx, resume=resume, overwrite=overwrite)
 
         self.model = build_network(cfg)
-        self._freeze(cfg.init.freeze)
+        freeze_groups(self.model, cfg.init.freeze, cfg.init.freeze_norm)
         self.model = wrap_model(self.model, self.ctx)
         self.objective = Objective(cfg.loss.resolved_weights(), base=cfg.loss.base).to(self.ctx.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.norm_buffers = [
-            buffer
-            for module in self.model.modules()
-            if isinstance(module, nn.modules.batchnorm._BatchNorm)
-            for buffer in module.buffers()
-        ]
-        self.optimizer = self._build_optimizer()
+        self.optimizer = build_optimizer(self.params, cfg.optim)
         self.amp_dtype = AMP_DTYPES[cfg.train.amp]
         self.scaler = torch.amp.GradScaler(self.ctx.device.type, enabled=cfg.train.amp == "fp16")
+        self._build_training_data()
 
+        notes: list[str] = []
+        if resumed is not None:
+            self.state = self._resume(resumed, notes)
+        elif cfg.init.checkpoint is not None:
+            self.state = self._initialise_from(cfg.init.checkpoint, cfg.init.load, notes)
+        else:
+            self.state = RunState(epoch=cfg.train.start_epoch)
+        self._stop_requested = False
+        self._last_log_time = time.perf_counter()
+
+        self.logger = RunLogger(
+            self.folder.root,
+            enabled=self.ctx.is_main,
+            purge_step=self.state.step if resumed is not None else None,
+            console=console,
+            tensorboard=tensorboard,
+        )
+        self.guard = NonFiniteGuard(self.model, self.ctx, cfg.train.max_nonfinite_steps, self.logger.warn)
+        self.evaluator = Evaluator(cfg, self.ctx, self.logger) if cfg.data.val else None
+        if self.ctx.is_main:
+            save_config(cfg, self.folder.config)
+        self.logger.info(
+            f"run {self.folder.root} on {self.ctx.device} x{self.ctx.world_size}: "
+            f"{sum(p.numel() for p in self.params):,} trained parameters, {self.batches_per_epoch} batches of "
+            f"{cfg.data.batch_size} per epoch, loss terms {', '.join(self.objective.terms)}"
+        )
+        for note in notes:
+            self.logger.info(note)
+
+    # ------------------------------------------------------------------ setup
+    def _build_training_data(self) -> None:
+        """``train_sets``, their sharded ``loader`` and ``batches_per_epoch``."""
+        cfg = self.cfg
         self.train_sets = build_datasets(cfg.data.train, cfg, evaluation=False)
         if not self.train_sets:
             raise ValueError("data.train is empty: nothing to train on")
@@ -239,143 +212,64 @@ class Trainer:
                 f"({[len(n.dataset) for n in self.train_sets]} samples); no full batch to train on"
             )
 
-        # Position: the epoch being trained and how many of its global batches are done.
-        self.epoch = cfg.train.start_epoch
-        self.batches_done = 0
-        self.step_count = 0
-        self.nonfinite_consecutive = 0
-        self.nonfinite_total = 0
-        self.window = _LogWindow()
-        self.best: Optional[dict[str, Any]] = None
-        self._stop_requested = False
-        self._last_log_time = time.perf_counter()
-
-        if resume_state is not None:
-            self._restore(resume_state)
-        elif cfg.init.checkpoint is not None:
-            self._initialise_from(cfg.init.checkpoint, cfg.init.load)
-        self.logger = RunLogger(
-            self.run_dir,
-            enabled=self.ctx.is_main,
-            purge_step=self.step_count if resume_state is not None else None,
-            console=console,
-            tensorboard=tensorboard,
-        )
-        self.evaluator = Evaluator(cfg, self.ctx, self.logger) if cfg.data.val else None
-        if self.ctx.is_main:
-            save_config(cfg, self.run_dir / "config.json")
-        self.logger.info(
-            f"run {self.run_dir} on {self.ctx.device} x{self.ctx.world_size}: "
-            f"{sum(p.numel() for p in self.params):,} trained parameters, {self.batches_per_epoch} batches of "
-            f"{cfg.data.batch_size} per epoch, loss terms {', '.join(self.objective.terms)}"
-        )
-        for note in self._notes:
-            self.logger.info(note)
-
-    # ------------------------------------------------------------------ setup
-    def _prepare_run_dir(self, resume: bool, overwrite: bool) -> Optional[dict[str, Any]]:
-        if resume:
-            if not self.last_path.is_file():
-                raise CheckpointError(f"--resume: no checkpoint to resume at {self.last_path}")
-            state = load_checkpoint(self.last_path)
-            saved, current = state["config"], config_to_dict(self.cfg)
-            changed = sorted(
-                f"{section}.{key}"
-                for section in current
-                if isinstance(current[section], dict)
-                for key in current[section]
-                if saved.get(section, {}).get(key) != current[section][key]
-            )
-            if changed:
-                self._notes.append(f"resuming with a config that differs from the checkpoint's in: {', '.join(changed)}")
-            return state
-        if self.last_path.exists():
-            if not overwrite:
-                raise FileExistsError(
-                    f"{self.run_dir} already holds a run ({self.last_path}); continue it with --resume, start it "
-                    "again with --overwrite, or choose another experiment.name"
-                )
-        if overwrite and self.ctx.is_main:
-            for name in ("checkpoints", "tb", "eval"):
-                shutil.rmtree(self.run_dir / name, ignore_errors=True)
-            (self.run_dir / "metrics.jsonl").unlink(missing_ok=True)
-            (self.run_dir / "best.json").unlink(missing_ok=True)
-        barrier(self.ctx)
-        return None
-
-    def _freeze(self, groups: tuple[str, ...]) -> None:
-        freeze_groups(self.model, groups, self.cfg.init.freeze_norm)
-
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        optim = self.cfg.optim
-        if not self.params:
-            raise ValueError("init.freeze leaves no parameter to train")
-        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[optim.optimizer]
-        # The fused kernels update all parameters in one pass: on a CPU the default per-tensor
-        # loop took ~15x longer (1.5 s against 0.1 s a step for ResNet-18 on 2 cores).
-        return cls(self.params, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay, fused=True)
-
-    def _restore(self, state: dict[str, Any]) -> None:
-        load_model_weights(unwrap(self.model), state["model"], strict=True)
-        load_optimizer_state(self.optimizer, state["optimizer"])
-        if state["scaler"] is not None:
-            self.scaler.load_state_dict(state["scaler"])
-        restore_rng_state(state["rng"], self.ctx.device)
-        if state["world_size"] != self.ctx.world_size:
-            self._notes.append(
-                f"resuming a run trained on {state['world_size']} process(es) on {self.ctx.world_size}: the global "
+    def _resume(self, checkpoint: dict[str, Any], notes: list[str]) -> RunState:
+        """Load this run's ``last.pt`` into the network, optimiser, GradScaler and random
+        generators; return its run state."""
+        changed = changed_config_keys(checkpoint["config"], config_to_dict(self.cfg))
+        if changed:
+            notes.append(f"resuming with a config that differs from the checkpoint's in: {', '.join(changed)}")
+        load_model_weights(unwrap(self.model), checkpoint["model"], strict=True)
+        load_optimizer_state(self.optimizer, checkpoint["optimizer"])
+        if checkpoint["scaler"] is not None:
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        restore_rng_state(checkpoint["rng"], self.ctx.device)
+        if checkpoint["world_size"] != self.ctx.world_size:
+            notes.append(
+                f"resuming a run trained on {checkpoint['world_size']} process(es) on {self.ctx.world_size}: the global "
                 "batches are the same, per-rank BatchNorm statistics are not"
             )
-        self.epoch, self.batches_done, self.step_count = state["epoch"], state["batches_done"], state["step"]
-        self.nonfinite_consecutive = state["nonfinite"]["consecutive"]
-        self.nonfinite_total = state["nonfinite"]["total"]
-        self.window.load_state_dict(state["log_window"])
-        self.best = state.get("best")  # absent in checkpoints written before best-epoch tracking
-        if self.batches_done >= self.batches_per_epoch:
-            self.epoch, self.batches_done = self.epoch + 1, 0
-        self._notes.append(f"resumed from {self.last_path}: epoch {self.epoch}, batch {self.batches_done}, step {self.step_count}")
+        state = RunState.resumed(checkpoint)
+        notes.append(f"resumed from {self.folder.last}: epoch {state.epoch}, batch {state.batches_done}, step {state.step}")
+        return state
 
-    def _initialise_from(self, path: str, load: tuple[str, ...]) -> None:
-        state = load_checkpoint(path)
+    def _initialise_from(self, path: str, load: tuple[str, ...], notes: list[str]) -> RunState:
+        """Take ``init.load`` from another run's checkpoint (and the texture and light heads from
+        ``init.texture_checkpoint``); return the run state to start from."""
+        checkpoint = load_checkpoint(path)
         if "model" in load:
-            report = load_model_weights(unwrap(self.model), state["model"], strict=False)
-            self._notes.append(f"init from {path}: {report.summary()}")
+            report = load_model_weights(unwrap(self.model), checkpoint["model"], strict=False)
+            notes.append(f"init from {path}: {report.summary()}")
         texture_path = self.cfg.init.texture_checkpoint
         if texture_path is not None:
             heads = ("texture_head", "light_head")
             weights = group_weights(load_checkpoint(texture_path)["model"], heads, texture_path)
             report = load_model_weights(unwrap(self.model), weights, strict=False)
-            self._notes.append(f"init from {texture_path}: {', '.join(heads)} ({report.loaded} tensors) replace those of {path}")
+            notes.append(f"init from {texture_path}: {', '.join(heads)} ({report.loaded} tensors) replace those of {path}")
         if "optimizer" in load:
-            load_optimizer_state(self.optimizer, state["optimizer"])
-            self._notes.append(f"init from {path}: optimiser state loaded (learning rates from this config)")
+            load_optimizer_state(self.optimizer, checkpoint["optimizer"])
+            notes.append(f"init from {path}: optimiser state loaded (learning rates from this config)")
+        state = RunState(epoch=self.cfg.train.start_epoch)
         if "scheduler" in load:
-            complete = state["batches_done"] >= state["batches_per_epoch"]
-            self.epoch = state["epoch"] + 1 if complete else state["epoch"]
-            self.step_count = state["step"]
-            self._notes.append(f"init from {path}: continuing at global epoch {self.epoch}, step {self.step_count}")
-        if self.epoch > self.cfg.train.epochs:
-            raise ValueError(f"init.checkpoint {path} ends at epoch {self.epoch - 1}, train.epochs is {self.cfg.train.epochs}")
+            state = RunState.continued(checkpoint)
+            notes.append(f"init from {path}: continuing at global epoch {state.epoch}, step {state.step}")
+        if state.epoch > self.cfg.train.epochs:
+            raise ValueError(f"init.checkpoint {path} ends at epoch {state.epoch - 1}, train.epochs is {self.cfg.train.epochs}")
+        return state
 
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict[str, Any]:
         """The checkpoint of the current position (see :mod:`hifihr.engine.checkpoint`)."""
         return {
             "format": CHECKPOINT_FORMAT,
-            "epoch": self.epoch,
-            "batches_done": self.batches_done,
+            **self.state.state_dict(),
             "batches_per_epoch": self.batches_per_epoch,
-            "step": self.step_count,
             "model": unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "lr": [group["lr"] for group in self.optimizer.param_groups],
             "rng": capture_rng_state(self.ctx.device),
-            "nonfinite": {"consecutive": self.nonfinite_consecutive, "total": self.nonfinite_total},
-            "log_window": self.window.state_dict(),
             "config": config_to_dict(self.cfg),
             "world_size": self.ctx.world_size,
-            "best": self.best,
         }
 
     def save(self, keep_epoch: bool = False, keep_best: bool = False) -> None:
@@ -383,11 +277,11 @@ class Trainer:
         keep it as ``epoch_NNNN.pt`` when ``keep_epoch`` and as ``best.pt`` when ``keep_best``."""
         average_batchnorm_stats(self.model, self.ctx)
         if self.ctx.is_main:
-            save_checkpoint(self.state_dict(), self.last_path)
+            save_checkpoint(self.state_dict(), self.folder.last)
             if keep_epoch:
-                keep_copy(self.last_path, self.checkpoint_dir / f"epoch_{self.epoch:04d}.pt")
+                keep_copy(self.folder.last, self.folder.epoch_checkpoint(self.state.epoch))
             if keep_best:
-                keep_copy(self.last_path, self.checkpoint_dir / "best.pt")
+                keep_copy(self.folder.last, self.folder.best)
         barrier(self.ctx)
 
     # ------------------------------------------------------------------ one step
@@ -418,50 +312,30 @@ class Trainer:
         The gradients stay in the parameters' ``.grad`` until the next step.
         """
         self.optimizer.zero_grad(set_to_none=True)
-        norm_state = [buffer.clone() for buffer in self.norm_buffers]
+        saved_norms = self.guard.snapshot()
         pred, out = self.forward(batch, epoch)
-        names = list(out.unweighted)
-        values = torch.stack([out.total.detach().double()] + [out.unweighted[n].detach().double() for n in names])
-        weights = torch.tensor([out.weights[n] for n in names], dtype=torch.float64)
-        flags = torch.tensor(
-            [float(not torch.isfinite(values).all()), float(self._stop_requested)], device=self.ctx.device
-        )
-        all_reduce(flags, self.ctx, "max")
-        self._stop_requested = bool(flags[1])
-        host = values.double().cpu()
-        terms = dict(zip(names, host[1:].tolist()))
-        weighted = dict(zip(names, (host[1:] * weights).tolist()))
-        loss = float(host[0])
-        if flags[0]:
-            bad = tuple(n for n in names if not math.isfinite(terms[n])) or ("total",)
-            if self.ctx.distributed:
-                # Every rank skips together; DDP still expects this forward's backward, so run
-                # one through the outputs times zero and throw the gradients away.
-                (sum(t.float().sum() for t in _output_tensors(pred)) * 0.0).backward()
-                self.optimizer.zero_grad(set_to_none=True)
-            # A skipped step changes nothing: not even the BatchNorm statistics its forward
-            # updated (restored after any backward, which may read them).
-            self._restore_norm_buffers(norm_state)
-            return StepResult(loss, terms, weighted, None, True, bad), pred
-        self.scaler.scale(out.total).backward()
-        self.scaler.unscale_(self.optimizer)
-        grads = [p.grad for p in self.params if p.grad is not None]
-        if self.cfg.optim.grad_clip is not None:
-            grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.cfg.optim.grad_clip)
-        else:
-            grad_norm = torch.nn.utils.get_total_norm(grads)
-        grad_norm_value = float(grad_norm)
-        if not math.isfinite(grad_norm_value) and not self.scaler.is_enabled():
-            self._restore_norm_buffers(norm_state)
-            return StepResult(loss, terms, weighted, grad_norm_value, True, ("gradient",)), pred
+        loss, terms, weighted = loss_values(out)
+        finite = math.isfinite(loss) and all(math.isfinite(v) for v in terms.values())
+        nonfinite, self._stop_requested = any_rank(self.ctx, not finite, self._stop_requested)
+        if nonfinite:
+            self.guard.undo_forward(saved_norms, pred, self.optimizer)
+            return StepResult(loss, terms, weighted, None, True, nonfinite_terms(terms)), pred
+        grad_norm = self._backward(out.total)
+        if not math.isfinite(grad_norm) and not self.scaler.is_enabled():
+            self.guard.undo(saved_norms)
+            return StepResult(loss, terms, weighted, grad_norm, True, ("gradient",)), pred
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return StepResult(loss, terms, weighted, grad_norm_value, False), pred
+        return StepResult(loss, terms, weighted, grad_norm, False), pred
 
-    def _restore_norm_buffers(self, saved: list[torch.Tensor]) -> None:
-        with torch.no_grad():
-            for buffer, value in zip(self.norm_buffers, saved):
-                buffer.copy_(value)
+    def _backward(self, total: torch.Tensor) -> float:
+        """Backward through the GradScaler, then the unscaled gradients' global norm (before
+        clipping them to ``optim.grad_clip`` when set)."""
+        self.scaler.scale(total).backward()
+        self.scaler.unscale_(self.optimizer)
+        if self.cfg.optim.grad_clip is not None:
+            return float(torch.nn.utils.clip_grad_norm_(self.params, self.cfg.optim.grad_clip))
+        return float(torch.nn.utils.get_total_norm([p.grad for p in self.params if p.grad is not None]))
 
     # ------------------------------------------------------------------ epochs
     def _epoch_batches(self, epoch: int, skip: int) -> Iterator[dict[str, Any]]:
@@ -470,14 +344,8 @@ class Trainer:
         for batch in self.loader:
             yield to_device(batch, self.ctx.device)
 
-    def _set_lr(self, epoch: int) -> float:
-        lr = self.cfg.optim.lr_at(epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
     def _log(self, epoch: int, lr: float) -> None:
-        window = self.window
+        window = self.state.window
         keys = sorted(window.sums)
         totals = torch.tensor(
             [window.sums[k] for k in keys] + [window.count, window.skipped, window.grad_norm_sum, window.grad_norm_count],
@@ -495,7 +363,7 @@ class Trainer:
         self._last_log_time = now
         self.logger.log_train(
             epoch=epoch,
-            step=self.step_count,
+            step=self.state.step,
             lr=lr,
             images_per_s=images_per_s,
             loss=means.pop("loss", float("nan")),
@@ -504,7 +372,7 @@ class Trainer:
             grad_norm=norm_sum / norm_count if norm_count else None,
             skipped=int(skipped / world),
         )
-        self.window = _LogWindow()
+        self.state.window = LogWindow()
 
     def _log_images(self, batch: dict[str, Any], pred: Prediction) -> None:
         count = min(IMAGE_LOG_SAMPLES, batch["image"].shape[0])
@@ -522,57 +390,37 @@ class Trainer:
             )
             for i in range(count)
         ]
-        self.logger.log_image("train/samples", make_grid(rows, PANEL_TITLES), self.step_count)
-
-    def _handle_nonfinite(self, result: StepResult, epoch: int) -> None:
-        self.nonfinite_consecutive += 1
-        self.nonfinite_total += 1
-        self.logger.warn(
-            f"epoch {epoch} step {self.step_count}: non-finite {', '.join(result.bad_terms)}; step skipped "
-            f"({self.nonfinite_consecutive} in a row, {self.nonfinite_total} in all)"
-        )
-        if self.nonfinite_consecutive > self.cfg.train.max_nonfinite_steps:
-            kept = f"the last good checkpoint is {self.last_path}" if self.last_path.exists() else "no checkpoint was written"
-            raise NonFiniteLossError(
-                f"{self.nonfinite_consecutive} consecutive steps had a non-finite loss or gradient (last: "
-                f"{', '.join(result.bad_terms)}) at epoch {epoch}, step {self.step_count}; stopped ({kept}). "
-                "Lower optim.lr, set optim.grad_clip, use train.amp = 'none' or 'bf16', or check the data."
-            )
+        self.logger.log_image("train/samples", make_grid(rows, PANEL_TITLES), self.state.step)
 
     def train_epoch(self, epoch: int, progress) -> None:
-        """Train the rest of ``epoch`` (from ``batches_done``), logging and checkpointing mid-epoch."""
-        train = self.cfg.train
-        lr = self._set_lr(epoch)
+        """Train the rest of ``epoch`` (from ``state.batches_done``), logging and checkpointing mid-epoch."""
+        train, state = self.cfg.train, self.state
+        lr = set_epoch_lr(self.optimizer, self.cfg.optim, epoch)
         self.set_train_mode()
-        task = progress.add_task(f"epoch {epoch}/{train.epochs}", total=self.batches_per_epoch, completed=self.batches_done, status="")
+        task = progress.add_task(f"epoch {epoch}/{train.epochs}", total=self.batches_per_epoch, completed=state.batches_done, status="")
         self._last_log_time = time.perf_counter()
         tick = time.perf_counter()
-        for batch in self._epoch_batches(epoch, self.batches_done):
+        for batch in self._epoch_batches(epoch, state.batches_done):
             result, pred = self.train_step(batch, epoch)
-            self.batches_done += 1
-            self.step_count += 1
-            self.window.add(result)
-            if result.skipped:
-                self._handle_nonfinite(result, epoch)
-            else:
-                self.nonfinite_consecutive = 0
-            if self.step_count % train.log_interval == 0:
+            state.record(result)
+            self.guard.check(state, result, self.folder.last)
+            if state.step % train.log_interval == 0:
                 self._log(epoch, lr)
-            if self.ctx.is_main and self.step_count % train.image_log_interval == 0:
+            if self.ctx.is_main and state.step % train.image_log_interval == 0:
                 self._log_images(batch, pred)
             now = time.perf_counter()
             terms = " ".join(f"{name} {value:.3g}" for name, value in result.weighted.items())
             rate = self.cfg.data.batch_size / max(now - tick, 1e-9)
             progress.update(task, advance=1, status=f"loss {result.loss:.4e} ({terms}) {rate:.1f} img/s")
             tick = now
-            mid_epoch = self.batches_done < self.batches_per_epoch
             if self._stop_requested:
                 self.save()
                 raise TrainingInterrupted(
-                    f"interrupted at epoch {epoch}, batch {self.batches_done}/{self.batches_per_epoch} (step "
-                    f"{self.step_count}); {self.last_path} written: continue with --resume"
+                    f"interrupted at epoch {epoch}, batch {state.batches_done}/{self.batches_per_epoch} (step "
+                    f"{state.step}); {self.folder.last} written: continue with --resume"
                 )
-            if mid_epoch and train.checkpoint_interval and self.step_count % train.checkpoint_interval == 0:
+            mid_epoch = state.batches_done < self.batches_per_epoch
+            if mid_epoch and train.checkpoint_interval and state.step % train.checkpoint_interval == 0:
                 self.save()
         progress.remove_task(task)
 
@@ -584,8 +432,8 @@ class Trainer:
 
     def evaluate(self, epoch: int) -> dict[str, dict[str, Any]]:
         """Evaluate on ``data.val`` into ``eval/<epoch>/``; log the numbers; back to training mode."""
-        results = self.evaluator.evaluate(self.model, epoch, self.step_count, self.run_dir / "eval" / str(epoch))
-        self.logger.log_eval(epoch=epoch, step=self.step_count, datasets=results)
+        results = self.evaluator.evaluate(self.model, epoch, self.state.step, self.folder.eval_dir(epoch))
+        self.logger.log_eval(epoch=epoch, step=self.state.step, datasets=results)
         for tag, metrics in results.items():
             self.logger.info(f"eval epoch {epoch}: {summary_line(tag, metrics)}")
         self.set_train_mode()
@@ -594,7 +442,7 @@ class Trainer:
     def update_best(self, epoch: int, results: dict[str, dict[str, Any]]) -> bool:
         """Compare ``eval.best_metric`` of the first validation dataset at ``epoch`` with the
         best so far; log it and write ``best.json`` (rank 0). Returns True when ``epoch`` is
-        the new best (ties keep the earlier epoch, as the reference)."""
+        the new best (a tie keeps the earlier epoch)."""
         if not self.ctx.is_main or not results:
             return False
         metric = self.cfg.eval.best_metric
@@ -603,20 +451,16 @@ class Trainer:
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             self.logger.warn(f"eval epoch {epoch}: {tag} has no {metric}; the best epoch is not updated (eval.best_metric)")
             return False
-        higher = BEST_METRICS[metric]
-        improved = self.best is None or (value > self.best["value"] if higher else value < self.best["value"])
+        best = self.state.best
+        improved = best is None or best.beaten_by(value, BEST_METRICS[metric])
         if improved:
-            self.best = {"metric": metric, "dataset": tag, "value": float(value), "epoch": epoch}
+            best = self.state.best = BestEpoch(metric=metric, dataset=tag, value=float(value), epoch=epoch)
         self.logger.info(
-            f"best {metric} on {tag} (selected on the evaluation split): {self.best['value']:.4g} at epoch "
-            f"{self.best['epoch']}; epoch {epoch}: {value:.4g}"
+            f"best {metric} on {tag} (selected on the evaluation split): {best.value:.4g} at epoch "
+            f"{best.epoch}; epoch {epoch}: {value:.4g}"
         )
-        record = {
-            **self.best,
-            "selected_on": "evaluation split",
-            "last": {"epoch": epoch, "value": float(value)},
-        }
-        write_json(self.run_dir / "best.json", record)
+        record = {**dataclasses.asdict(best), "selected_on": "evaluation split", "last": {"epoch": epoch, "value": float(value)}}
+        write_json(self.folder.best_record, record)
         return improved
 
     def fit(self) -> dict[str, dict[str, Any]]:
@@ -631,21 +475,22 @@ class Trainer:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 handlers[sig] = signal.signal(sig, self._on_signal)
         results: dict[str, dict[str, Any]] = {}
+        train = self.cfg.train
         try:
             with self.logger.progress() as progress:
-                while self.epoch <= self.cfg.train.epochs:
-                    epoch = self.epoch
+                while self.state.epoch <= train.epochs:
+                    epoch = self.state.epoch
                     self.train_epoch(epoch, progress)
-                    if self.window.count or self.window.skipped:
+                    if self.state.window.count or self.state.window.skipped:
                         self._log(epoch, self.cfg.optim.lr_at(epoch))
-                    last = epoch == self.cfg.train.epochs
+                    last = epoch == train.epochs
                     improved = False
-                    if self.evaluator is not None and (epoch % self.cfg.train.eval_interval == 0 or last):
+                    if self.evaluator is not None and (epoch % train.eval_interval == 0 or last):
                         average_batchnorm_stats(self.model, self.ctx)
                         results = self.evaluate(epoch)
                         improved = self.update_best(epoch, results)
-                    self.save(keep_epoch=epoch % self.cfg.train.save_interval == 0 or last, keep_best=improved)
-                    self.epoch, self.batches_done = epoch + 1, 0
+                    self.save(keep_epoch=epoch % train.save_interval == 0 or last, keep_best=improved)
+                    self.state.epoch, self.state.batches_done = epoch + 1, 0
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
@@ -653,13 +498,19 @@ class Trainer:
         return results
 
 
+def loss_values(out: LossOutput) -> tuple[float, dict[str, float], dict[str, float]]:
+    """The objective's total, unweighted terms and weighted terms as host floats (float64)."""
+    names = list(out.unweighted)
+    values = torch.stack([out.total.detach().double()] + [out.unweighted[n].detach().double() for n in names]).cpu()
+    weights = torch.tensor([out.weights[n] for n in names], dtype=torch.float64)
+    return float(values[0]), dict(zip(names, values[1:].tolist())), dict(zip(names, (values[1:] * weights).tolist()))
+
 
 def freeze_groups(model: nn.Module, groups: tuple[str, ...], norm: str) -> None:
     """Leave the module groups ``groups`` of the (unwrapped) network untrained: no gradient for
     their parameters; with ``norm = "batch"`` their BatchNorm layers get momentum 0 (batch
-    statistics normalise in training mode, the running ones stay as they are), as the
-    reference's ``rec_freeze``. (``"running"``: :meth:`Trainer.set_train_mode` puts them in
-    eval mode instead.)
+    statistics normalise in training mode, the running ones stay as they are). (``"running"``:
+    :meth:`Trainer.set_train_mode` puts them in eval mode instead.)
 
     Raises:
         ValueError: a group the network does not have.
@@ -676,13 +527,3 @@ def freeze_groups(model: nn.Module, groups: tuple[str, ...], norm: str) -> None:
             for layer in module.modules():
                 if isinstance(layer, nn.modules.batchnorm._BatchNorm):
                     layer.momentum = 0.0
-
-
-def _output_tensors(pred: Prediction) -> Iterator[torch.Tensor]:
-    """The prediction's tensors that carry gradient (render included)."""
-    render = pred.render
-    candidates = [
-        pred.joints3d, pred.verts3d, pred.joints2d, pred.pose_params, pred.shape_params, pred.texture_params, pred.light,
-        render.rgb if render is not None else None, render.soft_alpha if render is not None else None,
-    ]  # fmt: skip
-    return (t for t in candidates if t is not None and t.requires_grad)
