@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from .config import config_from_dict
-from .data.io import ImageReadError
+from .data.io import ImageReadError, iter_video_frames
 from .data.io import read_image as decode_image
 from .data.transforms import View, crop, mirror, warp_image
 from .detect.crop import CropError, mirror_box, square_crop
@@ -328,18 +328,11 @@ def iter_frames(source: Path, every: int = 1) -> Iterator[Frame | DemoError]:
             except DemoError as err:
                 yield err
     elif source.suffix.lower() in VIDEO_SUFFIXES:
-        capture = cv2.VideoCapture(str(source))
-        if not capture.isOpened():
-            raise DemoError(f"{source}: not a readable video")
-        index = 0
-        while True:
-            ok, data = capture.read()
-            if not ok:
-                break
-            if index % every == 0:
-                yield Frame(f"{source.stem}_{index:06d}", cv2.cvtColor(data, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)
-            index += 1
-        capture.release()
+        try:
+            for index, frame in iter_video_frames(source, every):
+                yield Frame(f"{source.stem}_{index:06d}", frame.astype(np.float32) / 255.0)
+        except ImageReadError as err:
+            raise DemoError(str(err)) from err
     elif source.is_file():
         yield Frame(source.stem, read_image(source))
     else:

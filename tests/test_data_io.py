@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hifihr.data.io import AnnotationError, DatasetLayoutError, ImageReadError, read_channel, read_image, read_json_array, read_labels
+from hifihr.data.io import (
+    AnnotationError,
+    DatasetLayoutError,
+    ImageReadError,
+    iter_video_frames,
+    read_channel,
+    read_image,
+    read_json_array,
+    read_labels,
+)
 
 
 def test_images_decode_to_rgb_like_pil(tmp_path):
@@ -49,3 +58,21 @@ def test_json_arrays_match_json_load(tmp_path):
         read_json_array(tmp_path / "odd.json", (3,))
     with pytest.raises(DatasetLayoutError, match="nope.json"):
         read_json_array(tmp_path / "nope.json", (3,))
+
+
+def test_video_frames_every_nth_in_order(tmp_path):
+    """Six MJPG frames of grey 0, 40, ..., 200, read every 2nd: frames 0, 2, 4 with their grey."""
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (32, 24))
+    for value in range(6):
+        writer.write(np.full((24, 32, 3), 40 * value, np.uint8))
+    writer.release()
+    frames = list(iter_video_frames(tmp_path / "clip.avi", every=2))
+    assert [index for index, _ in frames] == [0, 2, 4]
+    assert [round(float(frame.mean()) / 40) for _, frame in frames] == [0, 2, 4]
+    assert frames[0][1].shape == (24, 32, 3)
+
+
+def test_video_frames_of_a_non_video_raise(tmp_path):
+    (tmp_path / "clip.avi").write_bytes(b"not a video")
+    with pytest.raises(ImageReadError, match="not a readable video"):
+        list(iter_video_frames(tmp_path / "clip.avi"))

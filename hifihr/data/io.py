@@ -18,7 +18,7 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -72,6 +72,25 @@ def read_video_frame(path: Path, frame: int) -> np.ndarray:
     if not ok:
         raise ImageReadError(f"{path}: cannot read frame {frame}")
     return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+
+
+def iter_video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """(frame index, [H, W, 3] uint8 RGB) of every ``every``-th frame of a video, in order;
+    ImageReadError before the first frame when the file is not a readable video."""
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ImageReadError(f"{path}: not a readable video")
+        index = 0
+        while True:
+            ok, data = capture.read()
+            if not ok:
+                return
+            if index % every == 0:
+                yield index, cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+            index += 1
+    finally:
+        capture.release()
 
 
 def read_channel(path: str | Path, channel: int | None = None) -> np.ndarray:

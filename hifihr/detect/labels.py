@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence
 
-import cv2
 import numpy as np
 
 from hifihr.data.base import BadSampleError, HandDataset
-from hifihr.data.io import ImageReadError, read_image, read_video_frame
+from hifihr.data.io import ImageReadError, iter_video_frames, read_image, read_video_frame
 from hifihr.data.transforms import AugmentParams, apply_affine
 from hifihr.detect.detection import HandDetection, box_from_keypoints, nearest_detection
 from hifihr.detect.records import ImageDetections
@@ -105,19 +104,11 @@ def iter_media(folder: Path, every: int = 1) -> Iterator[tuple[str, Optional[int
             except ImageReadError as err:
                 yield path.name, None, err
             continue
-        capture = cv2.VideoCapture(str(path))
-        if not capture.isOpened():
-            yield path.name, 0, ImageReadError(f"{path}: not a readable video")
-            continue
-        index = 0
-        while True:
-            ok, data = capture.read()
-            if not ok:
-                break
-            if index % every == 0:
-                yield path.name, index, cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
-            index += 1
-        capture.release()
+        try:
+            for index, frame in iter_video_frames(path, every):
+                yield path.name, index, frame
+        except ImageReadError as err:
+            yield path.name, 0, err
 
 
 def detect_folder(
