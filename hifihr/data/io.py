@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -91,6 +93,23 @@ def iter_video_frames(path: Path, every: int = 1) -> Iterator[tuple[int, np.ndar
             index += 1
     finally:
         capture.release()
+
+
+@contextmanager
+def folder_written_atomically(out: Path) -> Iterator[Path]:
+    """A temporary sibling folder of ``out`` to write into; renamed to ``out`` (replacing it)
+    when the block succeeds, removed when it fails, so ``out`` is never half-written."""
+    partial = out.parent / f".{out.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(partial, out)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def read_channel(path: str | Path, channel: int | None = None) -> np.ndarray:

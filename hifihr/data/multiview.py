@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -43,6 +41,7 @@ from ..hand import load_hand_model
 from ..hand.joints import ROOT_INDEX
 from ..hand.nimble import NimbleLayer
 from ..render import Renderer, SHLight, TexturesUV
+from .io import folder_written_atomically
 from .synthetic import PALM_TO_CAMERA, sample_background, sample_light
 
 #: Values of a view's ``split``.
@@ -324,10 +323,7 @@ def generate_multiview(
     if not isinstance(hand, NimbleLayer):
         raise TypeError("the multi-view data needs a NIMBLE-format hand (UV texture)")
     renderer = Renderer(options.image_size, supersample=options.supersample, shading="sh", background=(0.0, 0.0, 0.0))
-    partial = out.parent / f".{out.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
+    with folder_written_atomically(out) as partial:
         for index in range(num_hands):
             # one generator per hand, drawing the hand first: hand i is the same for every N
             rng = np.random.default_rng([seed, index])
@@ -337,10 +333,4 @@ def generate_multiview(
             f"(seed {seed}, {num_hands} hands, {views} fitting and {holdout} held-out views each); "
             "layout in hifihr/data/multiview.py.\n"
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return out

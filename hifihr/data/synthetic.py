@@ -32,8 +32,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -48,6 +46,7 @@ from ..hand.joints import ROOT_INDEX
 from ..hand.nimble import NimbleLayer
 from ..render import Renderer, SHLight, TexturesUV, project_points
 from ..render.lights import sh_basis
+from .io import folder_written_atomically
 from .transforms import project
 
 #: Model frame -> camera frame for fingers up (-y), palm towards the camera (-z), thumb right:
@@ -363,10 +362,7 @@ def generate(
     if not isinstance(hand, NimbleLayer):
         raise TypeError("the synthetic data needs a NIMBLE-format hand (UV texture)")
     renderer = Renderer(options.image_size, supersample=supersample, shading="sh", background=(0.0, 0.0, 0.0))
-    partial = out.parent / f".{out.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
+    with folder_written_atomically(out) as partial:
         with Progress(disable=not show_progress) as progress:
             train_2d = render_split(hand, renderer, partial, "training", num_train, rng, options, progress=progress)
             eval_2d = render_split(hand, renderer, partial, "evaluation", num_eval, rng, options, progress=progress)
@@ -376,10 +372,4 @@ def generate(
             f"Synthetic hands in the FreiHAND v2 layout, made by scripts/make_synthetic.py "
             f"(seed {seed}, {num_train} training and {num_eval} evaluation samples, {options.background} backgrounds).\n"
         )
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(partial, out)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
     return out
