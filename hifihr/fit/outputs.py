@@ -12,13 +12,13 @@ times.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
+from hifihr.files import write_atomic
 from hifihr.hand.export import export_textured_mesh
 from hifihr.render import SHLight, TexturesUV
 from hifihr.viz.grid import make_grid, save_png
@@ -26,11 +26,6 @@ from hifihr.viz.overlay import draw_keypoints, overlay, to_uint8
 
 from .fitter import FitResult, Fitter
 
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def plot_losses(result: FitResult, path: Path) -> None:
@@ -164,5 +159,5 @@ def write_outputs(
     for i, path in enumerate(write_overlays(fitter, result, out, names)):
         written[f"overlay_{i:02d}"] = path
     written["json"] = out / "fit.json"
-    _atomic_text(written["json"], json.dumps(result_json(fitter, result, names, extra, pixel_scale), indent=1))
+    write_atomic(written["json"], json.dumps(result_json(fitter, result, names, extra, pixel_scale), indent=1).encode())
     return written

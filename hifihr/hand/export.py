@@ -7,8 +7,6 @@ Both open with their texture in Blender, MeshLab and trimesh. OBJ keeps the UV l
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -16,23 +14,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..files import write_atomic
 from .output import HandOutput
 
 
 def _numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a reader never sees half a file."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -93,11 +81,11 @@ def export_textured_mesh(
             if image is None:
                 continue
             path = stem.with_name(f"{stem.name}_{kind}.png")
-            _atomic_write(path, _png_bytes(_numpy(image)))
+            write_atomic(path, _png_bytes(_numpy(image)))
             written[kind] = path
             mtl.append(f"{keys[kind]} {path.name}")
         written["mtl"] = stem.with_name(stem.name + ".mtl")
-        _atomic_write(written["mtl"], ("\n".join(mtl) + "\n").encode())
+        write_atomic(written["mtl"], ("\n".join(mtl) + "\n").encode())
         lines += [f"mtllib {written['mtl'].name}", "usemtl hand"]
     lines += [f"v {x:.7f} {y:.7f} {z:.7f}" for x, y, z in verts]
     if textured:
@@ -109,7 +97,7 @@ def export_textured_mesh(
     else:
         lines += ["f " + " ".join(str(v + 1) for v in face) for face in faces]
     written["obj"] = stem.with_name(stem.name + ".obj")
-    _atomic_write(written["obj"], ("\n".join(lines) + "\n").encode())
+    write_atomic(written["obj"], ("\n".join(lines) + "\n").encode())
 
     if textured:
         vertex_index, uv_index, split_faces = split_seams(faces, faces_uvs)
@@ -119,7 +107,7 @@ def export_textured_mesh(
     else:
         mesh = trimesh.Trimesh(verts, faces, process=False)
     written["glb"] = stem.with_name(stem.name + ".glb")
-    _atomic_write(written["glb"], mesh.export(file_type="glb"))
+    write_atomic(written["glb"], mesh.export(file_type="glb"))
     return written
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
-import tempfile
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ...files import write_atomic
 from ..nimble import NIMBLE_FILES
 
 
@@ -76,21 +75,7 @@ def write_assets(objects: dict[str, object], out_dir: Path) -> dict[str, str]:
     for name, obj in objects.items():
         data = pickle_bytes(obj)
         digests[name] = hashlib.sha256(data).hexdigest()
-        _atomic_write(out_dir / name, data)
+        write_atomic(out_dir / name, data, mode=0o644)
     sums = "".join(f"{digest}  {name}\n" for name, digest in digests.items())
-    _atomic_write(out_dir / "SHA256SUMS", sums.encode())
+    write_atomic(out_dir / "SHA256SUMS", sums.encode(), mode=0o644)
     return digests
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a uniquely named temporary file in the same folder,
-    made readable by everyone (0644, as a checked-in asset), then renamed over ``path``."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
