@@ -3,6 +3,7 @@ the reference-config importer."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing
 from pathlib import Path
@@ -13,7 +14,7 @@ import torch
 from hifihr.config import (
     Config,
     ConfigError,
-    HandConfig,
+    DatasetSpec,
     config_from_dict,
     config_to_dict,
     describe_config,
@@ -23,8 +24,8 @@ from hifihr.config import (
     save_config,
 )
 from hifihr.config_import import convert
-from hifihr.hand import list_hand_models
 from hifihr.losses import SUPERVISION_PRESETS, WeightSchedule
+from hifihr.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "config"
@@ -95,15 +96,51 @@ def test_enum_values_list_the_allowed_ones():
         "'camera_head', got 'encodr' (did you mean 'encoder'?)"
     )
     assert error_of({"loss": {"supervision": "ful"}}) == (
-        "loss.supervision: expected one of 'full', 'weak', 'self', got 'ful' (did you mean 'full'?)"
+        "loss.supervision: unknown supervision 'ful' (did you mean 'full'?); valid names: full, self, weak"
     )
 
 
-def test_enums_match_their_registries():
-    hints = typing.get_type_hints(HandConfig)
-    assert sorted(typing.get_args(hints["model"])) == list_hand_models()
+def registry_fields(cls: type = Config, prefix: str = "") -> list[tuple[str, type, dataclasses.Field]]:
+    """Every field of the schema whose names a registry holds: (dotted key, section class, field)."""
+    found = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if f.metadata.get("registry") is not None:
+            found.append((key, cls, f))
+        if dataclasses.is_dataclass(hints[f.name]) and hints[f.name] is not WeightSchedule:
+            found += registry_fields(hints[f.name], key + ".")
+    return found
+
+
+REGISTRY_FIELDS = {key: (cls, f) for key, cls, f in registry_fields() + registry_fields(DatasetSpec, "data.train.0.")}
+
+
+def test_every_registry_name_field_is_found():
+    assert sorted(REGISTRY_FIELDS) == [
+        "data.train.0.name", "hand.model", "loss.add", "loss.drop", "loss.supervision", "loss.weights",
+        "model.backbone", "optim.optimizer", "render.backend", "render.shading",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", sorted(REGISTRY_FIELDS))
+def test_registry_fields_take_names_from_their_registry(key):
+    cls, f = REGISTRY_FIELDS[key]
+    registry = f.metadata["registry"].resolve()
+    assert isinstance(registry, Registry)
+    assert typing.get_type_hints(cls)[f.name] in (str, tuple[str, ...]) or typing.get_origin(typing.get_type_hints(cls)[f.name]) is dict
+    bad = registry.names()[0] + "_x"
+    value = {"add": {bad: 1.0}, "weights": {bad: 1.0}, "drop": [bad]}.get(f.name, bad)
+    section, *rest = key.split(".")
+    data = {"data": {"train": [{"name": bad}]}} if section == "data" else {section: {rest[0]: value}}
+    where = {"add": f"{key}.{bad}", "weights": f"{key}.{bad}", "drop": f"{key}.0"}.get(f.name, key)
+    expected = f"{where}: unknown {registry.kind} {bad!r} (did you mean {registry.names()[0]!r}?); valid names: {', '.join(registry.names())}"
+    assert error_of(data) == expected
+
+
+def test_dataset_names_are_checked_against_the_registry():
     assert error_of({"data": {"train": [{"name": "freihnd"}]}}).startswith(
-        "data.train.0.name: unknown dataset 'freihnd' (did you mean 'freihand'?); valid: freihand, ho3d_v2"
+        "data.train.0.name: unknown dataset 'freihnd' (did you mean 'freihand'?); valid names: freihand, ho3d_v2"
     )
 
 
@@ -287,7 +324,7 @@ def test_shipped_configs_mirror_the_reference_runs():
     assert rhd.model.use_mean_shape and not rhd.model.texture
     for mode in ("full", "weak", "self"):
         cfg = load_config(CONFIG_DIR / f"FreiHAND/{mode}.json")
-        assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS[mode] and cfg.train.start_epoch == 251
+        assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS.get(mode) and cfg.train.start_epoch == 251
     assert load_config(CONFIG_DIR / "FreiHAND/full.json").optim.lr_at(521) == pytest.approx(1e-6)
     no_tex = load_config(CONFIG_DIR / "FreiHAND/full_no_tex.json")
     assert weights_at(no_tex, 251) == {"joint_3d": 200.0, "vert_3d": 200.0, "edge_length": 100.0, "bone_direc_3d": 8.0, "mpose": 1e-5, "mshape": 0.1}

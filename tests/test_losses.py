@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from hifihr.hand.joints import FREIHAND_PARENTS
 from hifihr.losses import (
+    LOSSES,
     SUPERVISION_PRESETS,
     MissingInputError,
     Objective,
@@ -21,9 +22,7 @@ from hifihr.losses import (
     WeightSchedule,
     as_schedule,
     bone_direction_loss,
-    get_loss,
     hand_on_black,
-    list_losses,
     open_2dj_penalty,
     preset_weights,
     resolve_weights,
@@ -48,7 +47,7 @@ class Render:
 
 
 def call(name: str, pred: Prediction, batch: dict, **options) -> Tensor:
-    return get_loss(name).fn(pred, batch, **options)
+    return LOSSES.get(name).fn(pred, batch, **options)
 
 
 def gt_batch(seed: int = 0) -> dict:
@@ -109,17 +108,17 @@ REFERENCE_TERMS = {
 
 
 def test_registry_has_every_reference_term_with_its_default_weight():
-    assert set(REFERENCE_TERMS) | {"lpips_tex", "light_reg", "uv_align"} == set(list_losses())
+    assert set(REFERENCE_TERMS) | {"lpips_tex", "light_reg", "uv_align"} == set(LOSSES.names())
     for name, weight in REFERENCE_TERMS.items():
-        assert get_loss(name).default_weight == weight, name
-    assert get_loss("texture").needs_render and get_loss("sil").needs_render
-    assert not get_loss("joint_3d").needs_render
-    assert get_loss("texture").required_fields == ("image", "mask")
+        assert LOSSES.get(name).default_weight == weight, name
+    assert LOSSES.get("texture").needs_render and LOSSES.get("sil").needs_render
+    assert not LOSSES.get("joint_3d").needs_render
+    assert LOSSES.get("texture").required_fields == ("image", "mask")
 
 
 def test_unknown_loss_name_suggests_the_closest():
     with pytest.raises(ValueError, match=r"unknown loss 'textrue' \(did you mean 'texture'\?\); valid names: bone_direc"):
-        get_loss("textrue")
+        LOSSES.get("textrue")
 
 
 def test_prediction_rejects_a_wrong_shape():
@@ -529,7 +528,7 @@ def test_resolve_weights_adds_drops_and_reweights():
     weights = resolve_weights(
         "weak", add={"joint_3d_norm": 100}, drop=["perceptual", "sil"], weights={"texture": {"values": [0.1, 0.2], "milestones": [300]}}
     )
-    assert set(weights) == set(SUPERVISION_PRESETS["weak"]) - {"perceptual", "sil"} | {"joint_3d_norm"}
+    assert set(weights) == set(SUPERVISION_PRESETS.get("weak")) - {"perceptual", "sil"} | {"joint_3d_norm"}
     assert weights["joint_3d_norm"].at(1) == 100.0 and weights["texture"].at(299) == 0.1 and weights["texture"].at(300) == 0.2
     with pytest.raises(ValueError, match="'joint_2d' is already in the 'weak' preset"):
         resolve_weights("weak", add={"joint_2d": 1.0})
@@ -567,10 +566,10 @@ def test_objective_total_is_the_weighted_sum_of_the_preset_terms(mode, epoch):
     network = FrozenNetwork(tiny_features())
     objective = Objective(preset_weights(mode), base="l1", networks={"perceptual": network})
     out = objective(pred, batch, epoch)
-    assert set(out.weighted) == set(SUPERVISION_PRESETS[mode])
+    assert set(out.weighted) == set(SUPERVISION_PRESETS.get(mode))
     expected = 0.0
-    for name, schedule in SUPERVISION_PRESETS[mode].items():
-        term = get_loss(name)
+    for name, schedule in SUPERVISION_PRESETS.get(mode).items():
+        term = LOSSES.get(name)
         options = {"base": "l1"} if term.uses_base else {}
         options.update({"network": network} if term.network else {})
         value = term.fn(pred, batch, **options)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import assert_close
-from hifihr.models.encoders import Encoder, MMPool, list_encoders
+from hifihr.models.encoders import ENCODERS, Encoder, MMPool
 from hifihr.models.heads import CameraHead, LightHead, ParamHead, Trunk, light_map_pool
 from hifihr.render import SHLight, project_points
 from hifihr.render.lights import sh_basis
@@ -23,7 +23,7 @@ EXPECTED = {  # global width, low channels, low stride at a 224 input
 }
 
 
-@pytest.mark.parametrize("name", list_encoders())
+@pytest.mark.parametrize("name", ENCODERS.names())
 def test_encoder_features_and_light_head(name):
     torch.manual_seed(0)
     encoder = Encoder(name, pretrained=False).eval()
@@ -72,7 +72,7 @@ def test_input_normalisation():
     mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         assert_close(encoder(image).global_feature, raw((image - mean) / std).global_feature, atol=1e-5)
-    with pytest.raises(ValueError, match="valid: efficientnet_b3"):
+    with pytest.raises(ValueError, match="unknown encoder 'vgg16'; valid names: efficientnet_b3"):
         Encoder("vgg16")
 
 
