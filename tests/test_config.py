@@ -62,7 +62,8 @@ def error_of(data: dict) -> str:
 def test_defaults_validate_and_every_key_is_documented():
     assert config_from_dict({}) == Config()
     rows = describe_config()
-    assert len(rows) > 50 and all(doc and len(doc.splitlines()) == 1 for _, _, _, doc in rows)
+    assert len(rows) > 50
+    assert all(doc and len(doc.splitlines()) == 1 for _, _, _, doc in rows)
     keys = {key for key, *_ in rows}
     assert {"render.soft_silhouette", "loss.weights", "optim.lr_milestones", "train.start_epoch", "init.freeze"} <= keys
 
@@ -197,7 +198,8 @@ def test_learning_rate_follows_the_reference_multisteplr_stepped_after_each_epoc
         assert optim.lr_at(epoch) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-12), epoch
         optimizer.step()
         scheduler.step()
-    assert optim.lr_at(80) == 1e-3 and optim.lr_at(81) == 5e-4
+    assert optim.lr_at(80) == 1e-3
+    assert optim.lr_at(81) == 5e-4
 
 
 def test_loss_weights_follow_the_reference_lambda_steps_set_at_each_epoch_start():
@@ -242,8 +244,11 @@ def test_overrides_apply_nested_lists_bools_and_schedules(tmp_path):
             "experiment.name=007",
         ],
     )
-    assert cfg.optim.lr == 2e-4 and cfg.model.pretrained is False and cfg.optim.lr_milestones == (300, 400)
-    assert cfg.data.train[1].root == "/data/RHD" and cfg.data.train[0].options == {"masks": True}
+    assert cfg.optim.lr == 2e-4
+    assert cfg.model.pretrained is False
+    assert cfg.optim.lr_milestones == (300, 400)
+    assert cfg.data.train[1].root == "/data/RHD"
+    assert cfg.data.train[0].options == {"masks": True}
     assert cfg.loss.resolved_weights()["mpose"] == WeightSchedule((1e-2, 1e-3), (10,))
     assert cfg.experiment.name == "007"
     with pytest.raises(ConfigError, match="unknown key 'optim.lr_milestone' \\(did you mean 'optim.lr_milestones'\\?\\)"):
@@ -268,9 +273,13 @@ def test_base_inheritance_merges_objects_and_replaces_lists(tmp_path):
         "data": {"train": [{"name": "rhd", "root": "r"}]},
     })  # fmt: skip
     cfg = load_config(child, ["data.batch_size=6"])
-    assert cfg.description == "parent" and cfg.model.backbone == "resnet18" and cfg.model.pretrained is True
-    assert cfg.optim.lr == 1e-3 and cfg.optim.lr_milestones == (30,)
-    assert [d.name for d in cfg.data.train] == ["rhd"] and cfg.data.batch_size == 6
+    assert cfg.description == "parent"
+    assert cfg.model.backbone == "resnet18"
+    assert cfg.model.pretrained is True
+    assert cfg.optim.lr == 1e-3
+    assert cfg.optim.lr_milestones == (30,)
+    assert [d.name for d in cfg.data.train] == ["rhd"]
+    assert cfg.data.batch_size == 6
 
 
 def test_base_errors_name_the_files(tmp_path):
@@ -304,7 +313,8 @@ def test_texture_checkpoint_needs_a_model_checkpoint_and_the_heads_it_loads():
     unlit = {"model": {"light": "none"}, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}}
     assert error_of(unlit).startswith("init.texture_checkpoint: loads the texture and light heads")
     cfg = config_from_dict({**lit, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}})
-    assert cfg.init.freeze_norm == "batch" and cfg.eval.best_metric == "pa_mpjpe_mm"
+    assert cfg.init.freeze_norm == "batch"
+    assert cfg.eval.best_metric == "pa_mpjpe_mm"
     assert error_of({"init": {"freeze_norm": "eval"}}) == "init.freeze_norm: expected one of 'batch', 'running', got 'eval'"
 
 
@@ -321,29 +331,37 @@ def test_shipped_configs_mirror_the_reference_runs():
     assert weights_at(rhd, 1) == {"joint_3d": 10.0, "bone_direc_3d": 0.1, "mpose": 1e-2}
     assert weights_at(rhd, 225) == {"joint_3d": 10.0, "bone_direc_3d": 0.1, "mpose": 1e-4}
     assert (rhd.data.batch_size, rhd.data.val_batch_size, rhd.train.epochs, rhd.optim.lr_milestones) == (80, 32, 250, (80, 120, 160, 200, 230))
-    assert rhd.model.use_mean_shape and not rhd.model.texture
+    assert rhd.model.use_mean_shape
+    assert not rhd.model.texture
     for mode in ("full", "weak", "self"):
         cfg = load_config(CONFIG_DIR / f"FreiHAND/{mode}.json")
-        assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS.get(mode) and cfg.train.start_epoch == 251
+        assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS.get(mode)
+        assert cfg.train.start_epoch == 251
     assert load_config(CONFIG_DIR / "FreiHAND/full.json").optim.lr_at(521) == pytest.approx(1e-6)
     no_tex = load_config(CONFIG_DIR / "FreiHAND/full_no_tex.json")
     assert weights_at(no_tex, 251) == {"joint_3d": 200.0, "vert_3d": 200.0, "edge_length": 100.0, "bone_direc_3d": 8.0, "mpose": 1e-5, "mshape": 0.1}
     assert (no_tex.data.batch_size, no_tex.model.texture, no_tex.render.soft_silhouette) == (72, False, False)
     ho3d = load_config(CONFIG_DIR / "HO3D/full.json")
-    assert weights_at(ho3d, 265)["joint_3d"] == 20.0 and weights_at(ho3d, 265)["mpose"] == 1e-3 and "vert_3d" not in weights_at(ho3d, 1)
-    assert ho3d.optim.lr_at(600) == 1e-5 and ho3d.train.eval_interval == 5
+    assert weights_at(ho3d, 265)["joint_3d"] == 20.0
+    assert weights_at(ho3d, 265)["mpose"] == 1e-3
+    assert "vert_3d" not in weights_at(ho3d, 1)
+    assert ho3d.optim.lr_at(600) == 1e-5
+    assert ho3d.train.eval_interval == 5
     assert "perceptual" not in weights_at(load_config(CONFIG_DIR / "HO3D/self.json"), 1)
     synthetic = load_config(CONFIG_DIR / "synthetic/self.json")
-    assert synthetic.hand.model == "open_hand" and synthetic.data.batch_size <= 16
+    assert synthetic.hand.model == "open_hand"
+    assert synthetic.data.batch_size <= 16
     assert (synthetic.model.backbone, synthetic.model.pretrained) == ("efficientnet_lite0", True)  # weights from the pinned package
-    assert synthetic.data.train[0].name == "synthetic" and synthetic.data.train[0].options["openpose"] is True
+    assert synthetic.data.train[0].name == "synthetic"
+    assert synthetic.data.train[0].options["openpose"] is True
 
 
 def test_command_line_prints_the_resolved_config(tmp_path, capsys):
     out = tmp_path / "resolved.json"
     assert main([str(CONFIG_DIR / "synthetic/weak.json"), "--set", "optim.lr=5e-4", "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["optim"]["lr"] == 5e-4 and printed["loss"]["supervision"] == "weak"
+    assert printed["optim"]["lr"] == 5e-4
+    assert printed["loss"]["supervision"] == "weak"
     assert json.loads(out.read_text()) == printed
     assert main([str(CONFIG_DIR / "synthetic/weak.json"), "--set", "optim.lrr=1"]) == 2
     assert "error: unknown key 'optim.lrr' (did you mean 'optim.lr'?)" in capsys.readouterr().err

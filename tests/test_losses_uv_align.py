@@ -88,14 +88,16 @@ def test_visible_points_project_to_their_supersample_centres():
     uv = uv[:, :2] / uv[:, 2:]
     assert_close(uv[weights[0] > 0], covered.flip(-1).to(uv) + 0.5, atol=1e-6)
     assert_close(predicted[0][weights[0] > 0], torch.tensor(SKIN, dtype=uv.dtype).expand(len(covered), 3), atol=1e-12)
-    assert (weights[0, : len(covered)] > 0).all() and (weights <= 1).all()
+    assert (weights[0, : len(covered)] > 0).all()
+    assert (weights <= 1).all()
 
 
 def test_uv_align_is_zero_on_its_own_render_and_registered():
     renderer, verts, faces, K, textures, _ = hand_scene()
     render = renderer.render(verts, faces, K, textures)
     term = LOSSES.get("uv_align")
-    assert term.required_fields == ("image",) and term.needs_render
+    assert term.required_fields == ("image",)
+    assert term.needs_render
     value = term.fn(prediction_for(render), {"image": render.rgb})
     assert float(value) < 1e-9
 

@@ -51,9 +51,11 @@ def test_tf_efficientnet_b3_is_built_as_the_reference():
         if index == 0:
             assert not isinstance(block.drop_path, DropPath)
         else:
-            assert isinstance(block.drop_path, DropPath) and block.drop_path.drop_prob == pytest.approx(rate, abs=1e-12)
+            assert isinstance(block.drop_path, DropPath)
+            assert block.drop_path.drop_prob == pytest.approx(rate, abs=1e-12)
     norms = [m for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert len(norms) == 78 and all(m.eps == 1e-3 and m.momentum == 0.01 for m in norms)
+    assert len(norms) == 78
+    assert all(m.eps == 1e-3 and m.momentum == 0.01 for m in norms)
     # Stem: 3x3 stride 2 on 224 pixels; TF "same" pads 0 left/top and 1 right/bottom.
     stem = backbone.conv_stem
     x = torch.randn(1, 3, 224, 224)
@@ -61,7 +63,8 @@ def test_tf_efficientnet_b3_is_built_as_the_reference():
     with torch.no_grad():
         assert_close(stem(x), expected, atol=1e-5)
     timm_own = Encoder("efficientnet_b3", pretrained=False).backbone
-    assert timm_own.bn1.eps == 1e-5 and timm_own.conv_stem.padding == (1, 1)
+    assert timm_own.bn1.eps == 1e-5
+    assert timm_own.conv_stem.padding == (1, 1)
 
 
 def test_input_normalisation():
@@ -136,7 +139,9 @@ def test_directional_light_head_clamps_colour():
     with torch.no_grad():
         head.regressor[-1].bias.fill_(5.0)
     out = head(torch.rand(2, 32, 56, 56))
-    assert out.shape == (2, 6) and out[:, :3].max() <= 1.0 and out[:, 3:].min() > 1.0
+    assert out.shape == (2, 6)
+    assert out[:, :3].max() <= 1.0
+    assert out[:, 3:].min() > 1.0
 
 
 def test_camera_head_places_the_root_at_its_pixel_and_depth():
