@@ -25,7 +25,7 @@ from typing import Any, Mapping
 
 from hifihr.config import ConfigError, config_from_dict, config_to_dict
 from hifihr.losses import WeightSchedule, preset_weights
-from hifihr.losses.presets import list_supervision_modes
+from hifihr.losses.presets import SUPERVISION_PRESETS
 
 #: Reference dataset name -> (our registry name, default root).
 DATASETS = {
@@ -149,7 +149,7 @@ def _loss_section(ref: Mapping[str, Any], notes: list[str]) -> tuple[dict[str, A
         preset = set(preset_weights(mode))
         return len(preset & set(wanted)) / len(preset | set(wanted))
 
-    supervision = max(list_supervision_modes(), key=overlap)
+    supervision = max(SUPERVISION_PRESETS.names(), key=overlap)
     preset = preset_weights(supervision)
     section: dict[str, Any] = {"supervision": supervision, "base": str(ref.get("base_loss_fn", "L2")).lower()}
     add = {n: w.to_json() for n, w in wanted.items() if n not in preset}

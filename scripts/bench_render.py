@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hifihr.render import DirectionalLight, Renderer, TexturesUV, list_backends
+from hifihr.render import BACKENDS, DirectionalLight, Renderer, TexturesUV
 
 IMAGE_SIZE = 224
 SUPERSAMPLE = 3
@@ -226,7 +226,7 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="all", help="all: CPU, and CUDA if any")
     parser.add_argument("--batch", type=int, nargs="+", help="batch sizes (default: 2 8 on CPU, 8 48 on CUDA)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per case (PyTorch3D on CPU: 1)")
-    parser.add_argument("--backends", nargs="+", default=list_backends(), choices=list_backends())
+    parser.add_argument("--backends", nargs="+", default=BACKENDS.names(), choices=BACKENDS.names())
     parser.add_argument("--threads", type=int, help="CPU threads for both backends (default: torch's)")
     args = parser.parse_args()
     if args.threads:

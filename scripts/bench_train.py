@@ -41,7 +41,7 @@ from hifihr.config import load_config
 from hifihr.data.synthetic import SceneOptions, generate
 from hifihr.engine import Trainer
 from hifihr.engine.setup import to_device
-from hifihr.render import list_backends
+from hifihr.render import BACKENDS
 from hifihr.render.backends import create_backend
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not devices:
         parser.error("--device cuda: CUDA is not available")
     console = Console()
-    installed = [name for name in list_backends() if _installed(name, console)]
+    installed = [name for name in BACKENDS.names() if _installed(name, console)]
     out = Path(tempfile.mkdtemp(prefix="bench_train_runs_"))
     report = []
     for device in devices:

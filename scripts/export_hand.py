@@ -14,14 +14,14 @@ import sys
 
 import torch
 
-from hifihr.hand import AssetError, list_hand_models, load_hand_model
+from hifihr.hand import HAND_MODELS, AssetError, load_hand_model
 from hifihr.hand.export import export_hand
 from hifihr.hand.nimble import NimbleLayer
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="open_hand", choices=list_hand_models())
+    parser.add_argument("--model", default="open_hand", choices=HAND_MODELS.names())
     parser.add_argument("--assets-dir", default=None, help="NIMBLE-format asset directory (default for open_hand: assets/open_hand)")
     parser.add_argument("--mano-dir", default=None, help="directory holding MANO_RIGHT.pkl (needed for --model mano)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random shape, pose and texture coefficients")

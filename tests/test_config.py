@@ -3,6 +3,7 @@ the reference-config importer."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import typing
 from pathlib import Path
@@ -13,7 +14,7 @@ import torch
 from hifihr.config import (
     Config,
     ConfigError,
-    HandConfig,
+    DatasetSpec,
     config_from_dict,
     config_to_dict,
     describe_config,
@@ -23,8 +24,8 @@ from hifihr.config import (
     save_config,
 )
 from hifihr.config_import import convert
-from hifihr.hand import list_hand_models
 from hifihr.losses import SUPERVISION_PRESETS, WeightSchedule
+from hifihr.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "config"
@@ -61,7 +62,8 @@ def error_of(data: dict) -> str:
 def test_defaults_validate_and_every_key_is_documented():
     assert config_from_dict({}) == Config()
     rows = describe_config()
-    assert len(rows) > 50 and all(doc and len(doc.splitlines()) == 1 for _, _, _, doc in rows)
+    assert len(rows) > 50
+    assert all(doc and len(doc.splitlines()) == 1 for _, _, _, doc in rows)
     keys = {key for key, *_ in rows}
     assert {"render.soft_silhouette", "loss.weights", "optim.lr_milestones", "train.start_epoch", "init.freeze"} <= keys
 
@@ -95,15 +97,51 @@ def test_enum_values_list_the_allowed_ones():
         "'camera_head', got 'encodr' (did you mean 'encoder'?)"
     )
     assert error_of({"loss": {"supervision": "ful"}}) == (
-        "loss.supervision: expected one of 'full', 'weak', 'self', got 'ful' (did you mean 'full'?)"
+        "loss.supervision: unknown supervision 'ful' (did you mean 'full'?); valid names: full, self, weak"
     )
 
 
-def test_enums_match_their_registries():
-    hints = typing.get_type_hints(HandConfig)
-    assert sorted(typing.get_args(hints["model"])) == list_hand_models()
+def registry_fields(cls: type = Config, prefix: str = "") -> list[tuple[str, type, dataclasses.Field]]:
+    """Every field of the schema whose names a registry holds: (dotted key, section class, field)."""
+    found = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}{f.name}"
+        if f.metadata.get("registry") is not None:
+            found.append((key, cls, f))
+        if dataclasses.is_dataclass(hints[f.name]) and hints[f.name] is not WeightSchedule:
+            found += registry_fields(hints[f.name], key + ".")
+    return found
+
+
+REGISTRY_FIELDS = {key: (cls, f) for key, cls, f in registry_fields() + registry_fields(DatasetSpec, "data.train.0.")}
+
+
+def test_every_registry_name_field_is_found():
+    assert sorted(REGISTRY_FIELDS) == [
+        "data.train.0.name", "hand.model", "loss.add", "loss.drop", "loss.supervision", "loss.weights",
+        "model.backbone", "optim.optimizer", "render.backend", "render.shading",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", sorted(REGISTRY_FIELDS))
+def test_registry_fields_take_names_from_their_registry(key):
+    cls, f = REGISTRY_FIELDS[key]
+    registry = f.metadata["registry"].resolve()
+    assert isinstance(registry, Registry)
+    assert typing.get_type_hints(cls)[f.name] in (str, tuple[str, ...]) or typing.get_origin(typing.get_type_hints(cls)[f.name]) is dict
+    bad = registry.names()[0] + "_x"
+    value = {"add": {bad: 1.0}, "weights": {bad: 1.0}, "drop": [bad]}.get(f.name, bad)
+    section, *rest = key.split(".")
+    data = {"data": {"train": [{"name": bad}]}} if section == "data" else {section: {rest[0]: value}}
+    where = {"add": f"{key}.{bad}", "weights": f"{key}.{bad}", "drop": f"{key}.0"}.get(f.name, key)
+    expected = f"{where}: unknown {registry.kind} {bad!r} (did you mean {registry.names()[0]!r}?); valid names: {', '.join(registry.names())}"
+    assert error_of(data) == expected
+
+
+def test_dataset_names_are_checked_against_the_registry():
     assert error_of({"data": {"train": [{"name": "freihnd"}]}}).startswith(
-        "data.train.0.name: unknown dataset 'freihnd' (did you mean 'freihand'?); valid: freihand, ho3d_v2"
+        "data.train.0.name: unknown dataset 'freihnd' (did you mean 'freihand'?); valid names: freihand, ho3d_v2"
     )
 
 
@@ -160,7 +198,8 @@ def test_learning_rate_follows_the_reference_multisteplr_stepped_after_each_epoc
         assert optim.lr_at(epoch) == pytest.approx(optimizer.param_groups[0]["lr"], rel=1e-12), epoch
         optimizer.step()
         scheduler.step()
-    assert optim.lr_at(80) == 1e-3 and optim.lr_at(81) == 5e-4
+    assert optim.lr_at(80) == 1e-3
+    assert optim.lr_at(81) == 5e-4
 
 
 def test_loss_weights_follow_the_reference_lambda_steps_set_at_each_epoch_start():
@@ -205,8 +244,11 @@ def test_overrides_apply_nested_lists_bools_and_schedules(tmp_path):
             "experiment.name=007",
         ],
     )
-    assert cfg.optim.lr == 2e-4 and cfg.model.pretrained is False and cfg.optim.lr_milestones == (300, 400)
-    assert cfg.data.train[1].root == "/data/RHD" and cfg.data.train[0].options == {"masks": True}
+    assert cfg.optim.lr == 2e-4
+    assert cfg.model.pretrained is False
+    assert cfg.optim.lr_milestones == (300, 400)
+    assert cfg.data.train[1].root == "/data/RHD"
+    assert cfg.data.train[0].options == {"masks": True}
     assert cfg.loss.resolved_weights()["mpose"] == WeightSchedule((1e-2, 1e-3), (10,))
     assert cfg.experiment.name == "007"
     with pytest.raises(ConfigError, match="unknown key 'optim.lr_milestone' \\(did you mean 'optim.lr_milestones'\\?\\)"):
@@ -231,9 +273,13 @@ def test_base_inheritance_merges_objects_and_replaces_lists(tmp_path):
         "data": {"train": [{"name": "rhd", "root": "r"}]},
     })  # fmt: skip
     cfg = load_config(child, ["data.batch_size=6"])
-    assert cfg.description == "parent" and cfg.model.backbone == "resnet18" and cfg.model.pretrained is True
-    assert cfg.optim.lr == 1e-3 and cfg.optim.lr_milestones == (30,)
-    assert [d.name for d in cfg.data.train] == ["rhd"] and cfg.data.batch_size == 6
+    assert cfg.description == "parent"
+    assert cfg.model.backbone == "resnet18"
+    assert cfg.model.pretrained is True
+    assert cfg.optim.lr == 1e-3
+    assert cfg.optim.lr_milestones == (30,)
+    assert [d.name for d in cfg.data.train] == ["rhd"]
+    assert cfg.data.batch_size == 6
 
 
 def test_base_errors_name_the_files(tmp_path):
@@ -267,7 +313,8 @@ def test_texture_checkpoint_needs_a_model_checkpoint_and_the_heads_it_loads():
     unlit = {"model": {"light": "none"}, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}}
     assert error_of(unlit).startswith("init.texture_checkpoint: loads the texture and light heads")
     cfg = config_from_dict({**lit, "init": {"checkpoint": "a.pt", "texture_checkpoint": "b.pt"}})
-    assert cfg.init.freeze_norm == "batch" and cfg.eval.best_metric == "pa_mpjpe_mm"
+    assert cfg.init.freeze_norm == "batch"
+    assert cfg.eval.best_metric == "pa_mpjpe_mm"
     assert error_of({"init": {"freeze_norm": "eval"}}) == "init.freeze_norm: expected one of 'batch', 'running', got 'eval'"
 
 
@@ -284,29 +331,37 @@ def test_shipped_configs_mirror_the_reference_runs():
     assert weights_at(rhd, 1) == {"joint_3d": 10.0, "bone_direc_3d": 0.1, "mpose": 1e-2}
     assert weights_at(rhd, 225) == {"joint_3d": 10.0, "bone_direc_3d": 0.1, "mpose": 1e-4}
     assert (rhd.data.batch_size, rhd.data.val_batch_size, rhd.train.epochs, rhd.optim.lr_milestones) == (80, 32, 250, (80, 120, 160, 200, 230))
-    assert rhd.model.use_mean_shape and not rhd.model.texture
+    assert rhd.model.use_mean_shape
+    assert not rhd.model.texture
     for mode in ("full", "weak", "self"):
         cfg = load_config(CONFIG_DIR / f"FreiHAND/{mode}.json")
-        assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS[mode] and cfg.train.start_epoch == 251
+        assert cfg.loss.resolved_weights() == SUPERVISION_PRESETS.get(mode)
+        assert cfg.train.start_epoch == 251
     assert load_config(CONFIG_DIR / "FreiHAND/full.json").optim.lr_at(521) == pytest.approx(1e-6)
     no_tex = load_config(CONFIG_DIR / "FreiHAND/full_no_tex.json")
     assert weights_at(no_tex, 251) == {"joint_3d": 200.0, "vert_3d": 200.0, "edge_length": 100.0, "bone_direc_3d": 8.0, "mpose": 1e-5, "mshape": 0.1}
     assert (no_tex.data.batch_size, no_tex.model.texture, no_tex.render.soft_silhouette) == (72, False, False)
     ho3d = load_config(CONFIG_DIR / "HO3D/full.json")
-    assert weights_at(ho3d, 265)["joint_3d"] == 20.0 and weights_at(ho3d, 265)["mpose"] == 1e-3 and "vert_3d" not in weights_at(ho3d, 1)
-    assert ho3d.optim.lr_at(600) == 1e-5 and ho3d.train.eval_interval == 5
+    assert weights_at(ho3d, 265)["joint_3d"] == 20.0
+    assert weights_at(ho3d, 265)["mpose"] == 1e-3
+    assert "vert_3d" not in weights_at(ho3d, 1)
+    assert ho3d.optim.lr_at(600) == 1e-5
+    assert ho3d.train.eval_interval == 5
     assert "perceptual" not in weights_at(load_config(CONFIG_DIR / "HO3D/self.json"), 1)
     synthetic = load_config(CONFIG_DIR / "synthetic/self.json")
-    assert synthetic.hand.model == "open_hand" and synthetic.data.batch_size <= 16
+    assert synthetic.hand.model == "open_hand"
+    assert synthetic.data.batch_size <= 16
     assert (synthetic.model.backbone, synthetic.model.pretrained) == ("efficientnet_lite0", True)  # weights from the pinned package
-    assert synthetic.data.train[0].name == "synthetic" and synthetic.data.train[0].options["openpose"] is True
+    assert synthetic.data.train[0].name == "synthetic"
+    assert synthetic.data.train[0].options["openpose"] is True
 
 
 def test_command_line_prints_the_resolved_config(tmp_path, capsys):
     out = tmp_path / "resolved.json"
     assert main([str(CONFIG_DIR / "synthetic/weak.json"), "--set", "optim.lr=5e-4", "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["optim"]["lr"] == 5e-4 and printed["loss"]["supervision"] == "weak"
+    assert printed["optim"]["lr"] == 5e-4
+    assert printed["loss"]["supervision"] == "weak"
     assert json.loads(out.read_text()) == printed
     assert main([str(CONFIG_DIR / "synthetic/weak.json"), "--set", "optim.lrr=1"]) == 2
     assert "error: unknown key 'optim.lrr' (did you mean 'optim.lr'?)" in capsys.readouterr().err

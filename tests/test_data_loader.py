@@ -11,6 +11,7 @@ import torch
 from fixtures.datasets import write_freihand, write_ho3d, write_rhd
 
 from hifihr.data import (
+    DATASETS,
     SAMPLE_FIELDS,
     BadSampleWarning,
     MixedBatchSampler,
@@ -18,7 +19,6 @@ from hifihr.data import (
     build_loader,
     check_sample,
     collate,
-    list_datasets,
     set_epoch,
 )
 from hifihr.detect import DetectionsFile, HandDetection, ImageDetections, box_from_keypoints, write_detections
@@ -48,8 +48,8 @@ def write_photos(folder):
 
 
 def test_every_registered_dataset_builds_and_yields_documented_fields(roots):
-    assert list_datasets() == ["freihand", "ho3d_v2", "ho3d_v3", "photos", "rhd", "synthetic"]
-    for name in list_datasets():
+    assert DATASETS.names() == ["freihand", "ho3d_v2", "ho3d_v3", "photos", "rhd", "synthetic"]
+    for name in DATASETS.names():
         for split in ("train", "evaluation"):
             dataset = build_dataset(name, roots[name], split, image_size=128)
             sample = dataset[0]

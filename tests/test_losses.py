@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from hifihr.hand.joints import FREIHAND_PARENTS
 from hifihr.losses import (
+    LOSSES,
     SUPERVISION_PRESETS,
     MissingInputError,
     Objective,
@@ -21,9 +22,7 @@ from hifihr.losses import (
     WeightSchedule,
     as_schedule,
     bone_direction_loss,
-    get_loss,
     hand_on_black,
-    list_losses,
     open_2dj_penalty,
     preset_weights,
     resolve_weights,
@@ -48,7 +47,7 @@ class Render:
 
 
 def call(name: str, pred: Prediction, batch: dict, **options) -> Tensor:
-    return get_loss(name).fn(pred, batch, **options)
+    return LOSSES.get(name).fn(pred, batch, **options)
 
 
 def gt_batch(seed: int = 0) -> dict:
@@ -109,17 +108,18 @@ REFERENCE_TERMS = {
 
 
 def test_registry_has_every_reference_term_with_its_default_weight():
-    assert set(REFERENCE_TERMS) | {"lpips_tex", "light_reg", "uv_align"} == set(list_losses())
+    assert set(REFERENCE_TERMS) | {"lpips_tex", "light_reg", "uv_align"} == set(LOSSES.names())
     for name, weight in REFERENCE_TERMS.items():
-        assert get_loss(name).default_weight == weight, name
-    assert get_loss("texture").needs_render and get_loss("sil").needs_render
-    assert not get_loss("joint_3d").needs_render
-    assert get_loss("texture").required_fields == ("image", "mask")
+        assert LOSSES.get(name).default_weight == weight, name
+    assert LOSSES.get("texture").needs_render
+    assert LOSSES.get("sil").needs_render
+    assert not LOSSES.get("joint_3d").needs_render
+    assert LOSSES.get("texture").required_fields == ("image", "mask")
 
 
 def test_unknown_loss_name_suggests_the_closest():
     with pytest.raises(ValueError, match=r"unknown loss 'textrue' \(did you mean 'texture'\?\); valid names: bone_direc"):
-        get_loss("textrue")
+        LOSSES.get("textrue")
 
 
 def test_prediction_rejects_a_wrong_shape():
@@ -274,7 +274,8 @@ def test_open_2dj_gradient_is_finite_at_the_detection():
     batch = gt_batch()
     j2d = batch["openpose2d"].clone().requires_grad_(True)
     call("open_2dj", perfect_prediction(batch, joints2d=j2d), batch).backward()
-    assert torch.isfinite(j2d.grad).all() and j2d.grad.abs().max() == 0
+    assert torch.isfinite(j2d.grad).all()
+    assert j2d.grad.abs().max() == 0
 
 
 def test_open_bone_direc_weights_bones_by_openpose_confidence():
@@ -400,7 +401,8 @@ def test_perceptual_is_the_feature_mse_of_the_composite_and_the_input():
 def test_frozen_network_stays_in_eval_mode():
     network = FrozenNetwork(nn.Sequential(nn.Dropout(0.5)))
     network.train()
-    assert not network.training and not network.network.training
+    assert not network.training
+    assert not network.network.training
     x = torch.ones(4, 4)
     assert_close(network(x), x)
 
@@ -411,7 +413,8 @@ def test_perceptual_slice_ends_at_conv3_3_before_relu():
 
     kinds = [k for item in cfgs["E"] for k in (("pool",) if item == "M" else (f"conv{item}", "relu"))]
     sliced = kinds[:VGG19_CONV3_3_END]
-    assert sliced[-1] == "conv256" and sum(k.startswith("conv") for k in sliced) == 7  # 2 + 2 + 3: conv3_3
+    assert sliced[-1] == "conv256"
+    assert sum(k.startswith("conv") for k in sliced) == 7  # 2 + 2 + 3: conv3_3
     assert kinds[VGG19_CONV3_3_END] == "relu"
 
 
@@ -420,7 +423,8 @@ def test_missing_vgg_weights_name_the_file_and_the_cache(tmp_path, monkeypatch):
     with pytest.raises(MissingWeightsError) as info:
         load_vgg19_conv3_3()
     message = str(info.value)
-    assert "vgg19-dcbb9e9d.pth" in message and str(tmp_path / "hub" / "checkpoints") in message
+    assert "vgg19-dcbb9e9d.pth" in message
+    assert str(tmp_path / "hub" / "checkpoints") in message
     assert info.value.path == tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
 
 
@@ -490,7 +494,8 @@ def test_directional_light_prior_hand_values():
 def test_schedule_by_global_epoch():
     schedule = WeightSchedule((1e-2, 1e-3, 1e-5), (10, 20))
     assert [schedule.at(e) for e in (1, 9, 10, 19, 20, 600)] == [1e-2, 1e-2, 1e-3, 1e-3, 1e-5, 1e-5]
-    assert as_schedule(3) == WeightSchedule.constant(3.0) and as_schedule(3).at(10**6) == 3.0
+    assert as_schedule(3) == WeightSchedule.constant(3.0)
+    assert as_schedule(3).at(10**6) == 3.0
     assert as_schedule({"values": [1, 2], "milestones": [5]}).at(5) == 2.0
     assert schedule.to_json() == {"values": [1e-2, 1e-3, 1e-5], "milestones": [10, 20]}
 
@@ -529,8 +534,10 @@ def test_resolve_weights_adds_drops_and_reweights():
     weights = resolve_weights(
         "weak", add={"joint_3d_norm": 100}, drop=["perceptual", "sil"], weights={"texture": {"values": [0.1, 0.2], "milestones": [300]}}
     )
-    assert set(weights) == set(SUPERVISION_PRESETS["weak"]) - {"perceptual", "sil"} | {"joint_3d_norm"}
-    assert weights["joint_3d_norm"].at(1) == 100.0 and weights["texture"].at(299) == 0.1 and weights["texture"].at(300) == 0.2
+    assert set(weights) == set(SUPERVISION_PRESETS.get("weak")) - {"perceptual", "sil"} | {"joint_3d_norm"}
+    assert weights["joint_3d_norm"].at(1) == 100.0
+    assert weights["texture"].at(299) == 0.1
+    assert weights["texture"].at(300) == 0.2
     with pytest.raises(ValueError, match="'joint_2d' is already in the 'weak' preset"):
         resolve_weights("weak", add={"joint_2d": 1.0})
     with pytest.raises(ValueError, match="loss.drop: 'vert_3d' is not active"):
@@ -567,10 +574,10 @@ def test_objective_total_is_the_weighted_sum_of_the_preset_terms(mode, epoch):
     network = FrozenNetwork(tiny_features())
     objective = Objective(preset_weights(mode), base="l1", networks={"perceptual": network})
     out = objective(pred, batch, epoch)
-    assert set(out.weighted) == set(SUPERVISION_PRESETS[mode])
+    assert set(out.weighted) == set(SUPERVISION_PRESETS.get(mode))
     expected = 0.0
-    for name, schedule in SUPERVISION_PRESETS[mode].items():
-        term = get_loss(name)
+    for name, schedule in SUPERVISION_PRESETS.get(mode).items():
+        term = LOSSES.get(name)
         options = {"base": "l1"} if term.uses_base else {}
         options.update({"network": network} if term.network else {})
         value = term.fn(pred, batch, **options)
@@ -585,12 +592,14 @@ def test_objective_skips_zero_weights_and_names_nonfinite_terms():
     pred, batch = full_batch()
     objective = Objective({"joint_3d": {"values": [0.0, 2.0], "milestones": [5]}, "mshape": 1.0})
     early = objective(pred, batch, epoch=1)
-    assert list(early.weighted) == ["mshape"] and early.weights == {"mshape": 1.0}
+    assert list(early.weighted) == ["mshape"]
+    assert early.weights == {"mshape": 1.0}
     late = objective(pred, batch, epoch=5)
     assert_close(late.weighted["joint_3d"], 2.0 * late.unweighted["joint_3d"])
     bad = replace(pred, shape_params=torch.full((B, 20), float("nan")))
     out = objective(bad, batch, epoch=5)
-    assert out.nonfinite_terms() == ["mshape"] and torch.isnan(out.total)
+    assert out.nonfinite_terms() == ["mshape"]
+    assert torch.isnan(out.total)
 
 
 def test_objective_base_reaches_the_base_terms():
@@ -611,7 +620,8 @@ def test_missing_inputs_name_the_term_and_the_field():
         objective(pred, batch, 1)
     with pytest.raises(MissingInputError, match="'sil' needs \\['mask'\\]"):
         objective.check_fields(batch.keys())
-    assert objective.required_fields()["joint_2d"] == ("joints2d",) and objective.needs_render
+    assert objective.required_fields()["joint_2d"] == ("joints2d",)
+    assert objective.needs_render
     with pytest.raises(MissingInputError, match="loss 'edge_length' needs prediction field\\(s\\) \\['eval_faces'\\]"):
         Objective({"edge_length": 1.0})(replace(pred, eval_faces=None), gt_batch(), 1)
     with pytest.raises(MissingInputError, match="'sil' needs prediction field\\(s\\) \\['render.soft_alpha'\\].*render.soft_silhouette"):
@@ -626,4 +636,5 @@ def test_objective_rejects_unknown_terms_and_misplaced_networks():
     with pytest.raises(ValueError, match="networks: 'joint_3d' is not an active term that runs a network"):
         Objective({"joint_3d": 1.0}, networks={"joint_3d": nn.Identity()})
     objective = Objective({"perceptual": 1.0, "joint_3d": 1.0}, networks={"perceptual": FrozenNetwork(tiny_features())})
-    assert objective.terms == ("perceptual", "joint_3d") and list(objective.networks) == ["perceptual"]
+    assert objective.terms == ("perceptual", "joint_3d")
+    assert list(objective.networks) == ["perceptual"]

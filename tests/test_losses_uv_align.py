@@ -11,7 +11,7 @@ from helpers import assert_close
 from hifihr.data.synthetic import PALM_TO_CAMERA
 from hifihr.hand import load_hand_model
 from hifihr.hand.joints import ROOT_INDEX
-from hifihr.losses import Prediction, get_loss
+from hifihr.losses import LOSSES, Prediction
 from hifihr.losses.uv_align import alignment_error, sample_image, visible_surface
 from hifihr.render import Renderer, TexturesVertex
 
@@ -88,14 +88,16 @@ def test_visible_points_project_to_their_supersample_centres():
     uv = uv[:, :2] / uv[:, 2:]
     assert_close(uv[weights[0] > 0], covered.flip(-1).to(uv) + 0.5, atol=1e-6)
     assert_close(predicted[0][weights[0] > 0], torch.tensor(SKIN, dtype=uv.dtype).expand(len(covered), 3), atol=1e-12)
-    assert (weights[0, : len(covered)] > 0).all() and (weights <= 1).all()
+    assert (weights[0, : len(covered)] > 0).all()
+    assert (weights <= 1).all()
 
 
 def test_uv_align_is_zero_on_its_own_render_and_registered():
     renderer, verts, faces, K, textures, _ = hand_scene()
     render = renderer.render(verts, faces, K, textures)
-    term = get_loss("uv_align")
-    assert term.required_fields == ("image",) and term.needs_render
+    term = LOSSES.get("uv_align")
+    assert term.required_fields == ("image",)
+    assert term.needs_render
     value = term.fn(prediction_for(render), {"image": render.rgb})
     assert float(value) < 1e-9
 
@@ -113,7 +115,7 @@ def fit_translation(name: str, steps: int = 40) -> tuple[float, float]:
     optimizer = torch.optim.Adam([shift], lr=0.2 * metres_per_px)
     for _ in range(steps):
         render = renderer.render(verts + torch.cat([shift, shift.new_zeros(1)]), faces, K, textures)
-        loss = get_loss(name).fn(prediction_for(render), batch)
+        loss = LOSSES.get(name).fn(prediction_for(render), batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

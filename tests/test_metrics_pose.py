@@ -117,7 +117,8 @@ def test_pck_auc_matches_official_loops_on_default_grid():
     auc, pck, thresholds = pose.pck_auc(torch.from_numpy(errors))
     assert auc == pytest.approx(expected_auc, abs=1e-12)
     assert_close(pck, torch.from_numpy(expected_pck), atol=1e-12)
-    assert thresholds.shape == (100,) and thresholds[-1] == 0.05
+    assert thresholds.shape == (100,)
+    assert thresholds[-1] == 0.05
 
 
 def test_fscore_hand_computed():
@@ -182,7 +183,8 @@ def test_evaluate_split_matches_official_protocol():
     )  # fmt: skip
     for name, value in expected.items():
         assert getattr(result, name) == pytest.approx(value, abs=1e-9), name
-    assert 0 < result.f_at_5mm < result.f_at_15mm <= 1 and result.pa_mpjpe_mm > 1
+    assert 0 < result.f_at_5mm < result.f_at_15mm <= 1
+    assert result.pa_mpjpe_mm > 1
     assert_close(torch.from_numpy(result.pck_j), torch.from_numpy(pck_j), atol=1e-12)
     assert_close(torch.from_numpy(result.pck_v), torch.from_numpy(pck_v), atol=1e-12)
     assert_close(
@@ -190,19 +192,26 @@ def test_evaluate_split_matches_official_protocol():
         torch.from_numpy(np.linalg.norm(al_v - gt_v, axis=-1).mean(1) * 1000),
         atol=1e-9,
     )
-    assert result.num_samples == n and result.pck_thresholds_mm[-1] == pytest.approx(50.0)
+    assert result.num_samples == n
+    assert result.pck_thresholds_mm[-1] == pytest.approx(50.0)
     scores = result.official_scores()
-    assert scores["xyz_al_mean3d"] == result.pa_mpjpe_cm and scores["f_al_score_15"] == result.f_at_15mm
+    assert scores["xyz_al_mean3d"] == result.pa_mpjpe_cm
+    assert scores["f_al_score_15"] == result.f_at_15mm
 
 
 def test_evaluate_split_of_exact_and_similar_predictions():
     gt_j, gt_v = random_hands(3, 21, seed=14), random_hands(3, 50, seed=15)
     exact = pose.evaluate_split(gt_j, gt_j, gt_v, gt_v)
-    assert exact.mpjpe_mm == 0 and exact.auc_j_unaligned == 1.0 and exact.f_at_5mm_unaligned == 1.0
+    assert exact.mpjpe_mm == 0
+    assert exact.auc_j_unaligned == 1.0
+    assert exact.f_at_5mm_unaligned == 1.0
     moved = pose.evaluate_split(similarity(gt_j, seed=16), gt_j, similarity(gt_v, seed=17), gt_v)
-    assert moved.pa_mpjpe_mm < EPS_EFFECT_M * 1000 and moved.pa_mpvpe_mm < EPS_EFFECT_M * 1000
-    assert moved.f_at_5mm == 1.0 and moved.f_at_15mm == 1.0
-    assert moved.auc_j > 0.99 and moved.mpjpe_mm > 100
+    assert moved.pa_mpjpe_mm < EPS_EFFECT_M * 1000
+    assert moved.pa_mpvpe_mm < EPS_EFFECT_M * 1000
+    assert moved.f_at_5mm == 1.0
+    assert moved.f_at_15mm == 1.0
+    assert moved.auc_j > 0.99
+    assert moved.mpjpe_mm > 100
 
 
 def test_zero_predictor_collapses_onto_centroid():
@@ -222,7 +231,8 @@ def test_zero_predictor_collapses_onto_centroid():
         p = (to_centroid_v < th).mean(axis=1)
         assert getattr(result, field) == pytest.approx(np.mean(2 * p / (p + 1)), abs=1e-12)
     assert result.f_at_15mm > 0
-    assert result.f_at_5mm_unaligned == 0.0 and result.f_at_15mm_unaligned == 0.0
+    assert result.f_at_5mm_unaligned == 0.0
+    assert result.f_at_15mm_unaligned == 0.0
     assert set(pose.FREIHAND_ZERO_BASELINE) <= set(result.official_scores())
 
 
@@ -239,8 +249,10 @@ def test_mean_prediction_is_the_root_relative_training_mean():
 def test_joints_only_evaluation_and_bad_shapes():
     gt_j = random_hands(2, 21, seed=22)
     result = pose.evaluate_split(gt_j + 0.001, gt_j)
-    assert result.pa_mpvpe_mm is None and result.official_scores()["mesh_al_mean3d"] == -1.0
-    assert "pa_mpvpe_mm" not in result.scalars() and result.scalars()["mpjpe_mm"] == pytest.approx(np.sqrt(3))
+    assert result.pa_mpvpe_mm is None
+    assert result.official_scores()["mesh_al_mean3d"] == -1.0
+    assert "pa_mpvpe_mm" not in result.scalars()
+    assert result.scalars()["mpjpe_mm"] == pytest.approx(np.sqrt(3))
     with pytest.raises(ValueError, match=r"same shape"):
         pose.evaluate_split(gt_j[:, :20], gt_j)
     with pytest.raises(ValueError, match=r"together"):

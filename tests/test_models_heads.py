@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import assert_close
-from hifihr.models.encoders import Encoder, MMPool, list_encoders
+from hifihr.models.encoders import ENCODERS, Encoder, MMPool
 from hifihr.models.heads import CameraHead, LightHead, ParamHead, Trunk, light_map_pool
 from hifihr.render import SHLight, project_points
 from hifihr.render.lights import sh_basis
@@ -23,7 +23,7 @@ EXPECTED = {  # global width, low channels, low stride at a 224 input
 }
 
 
-@pytest.mark.parametrize("name", list_encoders())
+@pytest.mark.parametrize("name", ENCODERS.names())
 def test_encoder_features_and_light_head(name):
     torch.manual_seed(0)
     encoder = Encoder(name, pretrained=False).eval()
@@ -51,9 +51,11 @@ def test_tf_efficientnet_b3_is_built_as_the_reference():
         if index == 0:
             assert not isinstance(block.drop_path, DropPath)
         else:
-            assert isinstance(block.drop_path, DropPath) and block.drop_path.drop_prob == pytest.approx(rate, abs=1e-12)
+            assert isinstance(block.drop_path, DropPath)
+            assert block.drop_path.drop_prob == pytest.approx(rate, abs=1e-12)
     norms = [m for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    assert len(norms) == 78 and all(m.eps == 1e-3 and m.momentum == 0.01 for m in norms)
+    assert len(norms) == 78
+    assert all(m.eps == 1e-3 and m.momentum == 0.01 for m in norms)
     # Stem: 3x3 stride 2 on 224 pixels; TF "same" pads 0 left/top and 1 right/bottom.
     stem = backbone.conv_stem
     x = torch.randn(1, 3, 224, 224)
@@ -61,7 +63,8 @@ def test_tf_efficientnet_b3_is_built_as_the_reference():
     with torch.no_grad():
         assert_close(stem(x), expected, atol=1e-5)
     timm_own = Encoder("efficientnet_b3", pretrained=False).backbone
-    assert timm_own.bn1.eps == 1e-5 and timm_own.conv_stem.padding == (1, 1)
+    assert timm_own.bn1.eps == 1e-5
+    assert timm_own.conv_stem.padding == (1, 1)
 
 
 def test_input_normalisation():
@@ -72,7 +75,7 @@ def test_input_normalisation():
     mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         assert_close(encoder(image).global_feature, raw((image - mean) / std).global_feature, atol=1e-5)
-    with pytest.raises(ValueError, match="valid: efficientnet_b3"):
+    with pytest.raises(ValueError, match="unknown encoder 'vgg16'; valid names: efficientnet_b3"):
         Encoder("vgg16")
 
 
@@ -136,7 +139,9 @@ def test_directional_light_head_clamps_colour():
     with torch.no_grad():
         head.regressor[-1].bias.fill_(5.0)
     out = head(torch.rand(2, 32, 56, 56))
-    assert out.shape == (2, 6) and out[:, :3].max() <= 1.0 and out[:, 3:].min() > 1.0
+    assert out.shape == (2, 6)
+    assert out[:, :3].max() <= 1.0
+    assert out[:, 3:].min() > 1.0
 
 
 def test_camera_head_places_the_root_at_its_pixel_and_depth():

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from helpers import assert_close
 from test_render_meshes import hand_sized_batch
 
-from hifihr.render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, list_backends
+from hifihr.render import BACKENDS, DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex
 from hifihr.render import sh_shading
 from hifihr.render.backends import create_backend
 from hifihr.render.camera import scale_intrinsics
@@ -315,7 +315,7 @@ def leaves_of(light) -> tuple[list[torch.Tensor], object]:
 
 @pytest.mark.parametrize("texture_kind", ["uv", "vertex"])
 @pytest.mark.parametrize("shading", sorted(SHADER_CASES))
-@pytest.mark.parametrize("backend", list_backends())
+@pytest.mark.parametrize("backend", BACKENDS.names())
 def test_shader_matches_pytorch3d_on_the_same_fragments(backend, shading, texture_kind):
     """Whatever rasterized, the renderer's image and its gradients (vertices, texture, light)
     equal PyTorch3D's shading of the same fragments, at every pixel, edges included."""

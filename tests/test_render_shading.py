@@ -14,7 +14,7 @@ from hifihr.render import DirectionalLight, SHLight, TexturesVertex, phong_shadi
 from hifihr.render import sample_uv_map, sh_basis, sh_shading, shade_fragments
 from hifihr.render.interpolate import PixelBatch
 from hifihr.render.lights import SH_Y00
-from hifihr.render.shading import SHADINGS, get_shading, resolve_light
+from hifihr.render.shading import SHADINGS, resolve_light
 
 
 def test_uv_map_worked_example():
@@ -131,9 +131,9 @@ def test_lights_validate_shapes():
 
 
 def test_shading_registry_and_light_resolution():
-    assert sorted(SHADINGS) == ["albedo", "phong", "sh"]
-    with pytest.raises(ValueError, match=r"shading: expected one of \['albedo', 'phong', 'sh'\], got 'lambert'"):
-        get_shading("lambert")
+    assert SHADINGS.names() == ["albedo", "phong", "sh"]
+    with pytest.raises(ValueError, match=r"unknown shading 'lambert'; valid names: albedo, phong, sh"):
+        SHADINGS.get("lambert")
     cpu = torch.device("cpu")
     assert isinstance(resolve_light("sh", None, 2, cpu, torch.float32), SHLight)
     default = resolve_light("phong", None, 2, cpu, torch.float32)

@@ -36,7 +36,7 @@ from hifihr.data.base import BadSampleError, BadSampleWarning, HandDataset
 from hifihr.data.collate import collate
 from hifihr.data.io import AnnotationError, DatasetLayoutError, ImageReadError
 from hifihr.data.loader import MixedBatchSampler, build_loader, set_epoch
-from hifihr.data.registry import build_dataset, dataset_options, list_datasets, register_dataset
+from hifihr.data.registry import DATASETS, build_dataset, dataset_options, register_dataset
 from hifihr.data.sample import SAMPLE_FIELDS, check_sample
 from hifihr.data.transforms import Augmentation
 
@@ -45,6 +45,7 @@ __all__ = [
     "Augmentation",
     "BadSampleError",
     "BadSampleWarning",
+    "DATASETS",
     "DatasetLayoutError",
     "HandDataset",
     "ImageReadError",
@@ -55,7 +56,6 @@ __all__ = [
     "check_sample",
     "collate",
     "dataset_options",
-    "list_datasets",
     "register_dataset",
     "set_epoch",
 ]

@@ -9,7 +9,6 @@ reference augmentation.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Callable, Mapping
 
 from hifihr.data.base import HandDataset
 from hifihr.data.transforms import Augmentation
+from hifihr.registry import Registry, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -29,38 +29,23 @@ class DatasetEntry:
     description: str = ""
 
 
-_DATASETS: dict[str, DatasetEntry] = {}
+#: Every dataset by name (``DATASETS.get(name)`` is its :class:`DatasetEntry`).
+DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
 def register_dataset(name: str, description: str, **fixed: Any) -> Callable[[type[HandDataset]], type[HandDataset]]:
-    """Class decorator: register ``cls`` under ``name`` with the options ``fixed``."""
+    """Class decorator: register ``cls`` in :data:`DATASETS` under ``name`` with the options ``fixed``."""
 
     def decorator(cls: type[HandDataset]) -> type[HandDataset]:
-        if name in _DATASETS:
-            raise ValueError(f"dataset {name!r} is registered twice ({_DATASETS[name].cls.__name__}, {cls.__name__})")
-        _DATASETS[name] = DatasetEntry(name=name, cls=cls, fixed=dict(fixed), description=description)
+        DATASETS.register(name, DatasetEntry(name=name, cls=cls, fixed=dict(fixed), description=description), description=description)
         return cls
 
     return decorator
 
 
-def list_datasets() -> list[str]:
-    """The registered dataset names, sorted."""
-    return sorted(_DATASETS)
-
-
-def dataset_entry(name: str) -> DatasetEntry:
-    """The registry entry of ``name``; an unknown name raises a ValueError listing the valid ones."""
-    if name not in _DATASETS:
-        close = difflib.get_close_matches(name, _DATASETS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown dataset {name!r}{hint}; valid names: {', '.join(list_datasets())}")
-    return _DATASETS[name]
-
-
 def dataset_options(name: str) -> dict[str, Any]:
     """The options ``build_dataset(name, ...)`` accepts, with their defaults."""
-    entry = dataset_entry(name)
+    entry = DATASETS.get(name)
     options: dict[str, Any] = {}
     for cls in entry.cls.__mro__:
         if not (isinstance(cls, type) and issubclass(cls, HandDataset)):
@@ -78,13 +63,11 @@ def build_dataset(name: str, root: str | Path, split: str, **options: Any) -> Ha
         ValueError: unknown name or option (the message lists the valid ones).
         DatasetLayoutError, AnnotationError: the folder does not hold the expected files.
     """
-    entry = dataset_entry(name)
+    entry = DATASETS.get(name)
     valid = dataset_options(name)
     for key in options:
         if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ValueError(f"{name}: unknown option {key!r}{hint}; valid options: {', '.join(sorted(valid))}")
+            raise ValueError(f"{name}: unknown option {key!r}{did_you_mean(key, valid)}; valid options: {', '.join(sorted(valid))}")
     augmentation = options.get("augmentation")
     if isinstance(augmentation, Mapping):
         fields = set(inspect.signature(Augmentation).parameters)

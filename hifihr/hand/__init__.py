@@ -1,6 +1,6 @@
 """Hand models: NIMBLE (official files or the open hand, same format) and MANO.
 
-One door: :func:`load_hand_model` builds a layer by name from a registry. Every layer returns
+One door: :func:`load_hand_model` builds a layer by name from :data:`HAND_MODELS`. Every layer returns
 a :class:`HandOutput` (metres, model frame, 21 keypoints in FreiHAND order).
 """
 
@@ -12,6 +12,8 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from hifihr.registry import Registry
+
 from .assets import AssetError, UnsafePickleError, load_pickle
 from .mano import ManoLayer, load_mano_data, mano_file
 from .nimble import NimbleLayer, load_nimble_data
@@ -21,27 +23,11 @@ from .output import HandOutput
 #: the default output of ``scripts/build_open_hand.py``.
 OPEN_HAND_DIR = Path(__file__).resolve().parents[2] / "assets" / "open_hand"
 
-_HAND_MODELS: dict[str, Callable[..., nn.Module]] = {}
+#: Hand-model builders by name: ``builder(assets_dir, mano_dir=, dtype=, **options) -> layer``.
+HAND_MODELS: Registry[Callable[..., nn.Module]] = Registry("hand model")
 
 
-def register_hand_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator registering a hand-model builder under ``name``."""
-
-    def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _HAND_MODELS:
-            raise ValueError(f"hand model {name!r} is already registered")
-        _HAND_MODELS[name] = builder
-        return builder
-
-    return decorator
-
-
-def list_hand_models() -> list[str]:
-    """Names accepted by :func:`load_hand_model`."""
-    return sorted(_HAND_MODELS)
-
-
-@register_hand_model("nimble")
+@HAND_MODELS.register("nimble", description="NIMBLE from its official files (hand.assets_dir)")
 def _build_nimble(
     assets_dir: Optional[str | Path], mano_dir: Optional[str | Path] = None, dtype: torch.dtype = torch.float32, **options
 ) -> NimbleLayer:
@@ -54,14 +40,14 @@ def _build_nimble(
     return NimbleLayer(load_nimble_data(assets_dir), mano=mano, dtype=dtype, **options)
 
 
-@register_hand_model("open_hand")
+@HAND_MODELS.register("open_hand", description="the project's open hand in NIMBLE format (assets/open_hand)")
 def _build_open_hand(
     assets_dir: Optional[str | Path] = None, mano_dir: Optional[str | Path] = None, dtype: torch.dtype = torch.float32, **options
 ) -> NimbleLayer:
     return _build_nimble(assets_dir or OPEN_HAND_DIR, mano_dir=mano_dir, dtype=dtype, **options)
 
 
-@register_hand_model("mano")
+@HAND_MODELS.register("mano", description="MANO from MANO_RIGHT.pkl (hand.mano_dir)")
 def _build_mano(
     assets_dir: Optional[str | Path] = None,
     mano_dir: Optional[str | Path] = None,
@@ -95,20 +81,17 @@ def load_hand_model(
         options: passed to the layer (e.g. ``shape_ncomp``, ``pose_ncomp``, ``tex_ncomp`` for
             NIMBLE; ``num_pca_comps``, ``flat_hand_mean``, ``fingertips``, ``side`` for MANO).
     """
-    if kind not in _HAND_MODELS:
-        raise ValueError(f"unknown hand model {kind!r}; valid: {', '.join(list_hand_models())}")
-    return _HAND_MODELS[kind](assets_dir, mano_dir=mano_dir, dtype=dtype, **options)
+    return HAND_MODELS.get(kind)(assets_dir, mano_dir=mano_dir, dtype=dtype, **options)
 
 
 __all__ = [
     "AssetError",
+    "HAND_MODELS",
     "HandOutput",
     "ManoLayer",
     "NimbleLayer",
     "OPEN_HAND_DIR",
     "UnsafePickleError",
-    "list_hand_models",
     "load_hand_model",
     "load_pickle",
-    "register_hand_model",
 ]

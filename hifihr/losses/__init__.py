@@ -2,7 +2,7 @@
 the weighted :class:`Objective`.
 
 ``fn(pred, batch) -> scalar``: ``pred`` a :class:`Prediction`, ``batch`` a batch dict of
-:mod:`hifihr.data`. The terms (``list_losses()``), with the reference's names and defaults:
+:mod:`hifihr.data`. The terms (``LOSSES.names()``), with the reference's names and defaults:
 
 ========================= ==================================================================
 group                     terms
@@ -20,26 +20,26 @@ from hifihr.losses import geometry, perceptual, photometric, regularizers, uv_al
 from hifihr.losses.geometry import bone_direction_loss, open_2dj_penalty, root_relative
 from hifihr.losses.objective import LossOutput, Objective
 from hifihr.losses.photometric import hand_on_black, texture_confidence
-from hifihr.losses.prediction import Prediction, RenderLike
-from hifihr.losses.presets import SUPERVISION_PRESETS, list_supervision_modes, preset_weights, resolve_weights
-from hifihr.losses.registry import LossTerm, MissingInputError, get_loss, list_losses, register_loss
+from hifihr.losses.prediction import PREDICTION_SOURCES, FieldSource, Prediction, RenderLike
+from hifihr.losses.presets import SUPERVISION_PRESETS, preset_weights, resolve_weights
+from hifihr.losses.registry import LOSSES, LossTerm, MissingInputError, register_loss
 from hifihr.losses.schedule import WeightSchedule, as_schedule
 
 __all__ = [
+    "FieldSource",
+    "LOSSES",
     "LossOutput",
     "LossTerm",
     "MissingInputError",
     "Objective",
+    "PREDICTION_SOURCES",
     "Prediction",
     "RenderLike",
     "SUPERVISION_PRESETS",
     "WeightSchedule",
     "as_schedule",
     "bone_direction_loss",
-    "get_loss",
     "hand_on_black",
-    "list_losses",
-    "list_supervision_modes",
     "open_2dj_penalty",
     "preset_weights",
     "register_loss",

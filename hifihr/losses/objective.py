@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from hifihr.losses.geometry import BASE_DISTANCES
-from hifihr.losses.registry import LossTerm, MissingInputError, get_loss
+from hifihr.losses.registry import LOSSES, LossTerm, MissingInputError
 from hifihr.losses.schedule import WeightSchedule, WeightSpec, as_schedule
 
 
@@ -68,7 +68,7 @@ class Objective(nn.Module):
         if base not in BASE_DISTANCES:
             raise ValueError(f"base: expected one of {sorted(BASE_DISTANCES)}, got {base!r}")
         self.base = base
-        self._terms: dict[str, LossTerm] = {name: get_loss(name) for name in weights}
+        self._terms: dict[str, LossTerm] = {name: LOSSES.get(name) for name in weights}
         self.schedules: dict[str, WeightSchedule] = {name: as_schedule(w) for name, w in weights.items()}
         networks = dict(networks or {})
         for name in networks:

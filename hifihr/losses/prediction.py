@@ -13,6 +13,50 @@ from typing import Any, Optional, Protocol
 from torch import Tensor
 
 
+@dataclass(frozen=True)
+class FieldSource:
+    """What leaves a :class:`Prediction` field None, and the config change that produces it.
+
+    Attributes:
+        cause: why the field can be None, in words.
+        key: the dotted config key whose value ``off`` leaves the field None; None when no
+            config key decides it.
+        off: that value of ``key``.
+        fix: what to set ``key`` to, in words.
+    """
+
+    cause: str
+    key: Optional[str] = None
+    off: Any = None
+    fix: str = ""
+
+    def hint(self) -> str:
+        """One sentence for an error message: the cause, and the config change when there is one."""
+        return f"{self.cause}: set config {self.key} to {self.fix}" if self.key else self.cause
+
+
+#: Prediction field (``"render.rgb"`` = a field of ``Prediction.render``) -> what produces it.
+#: The config checks an active loss's fields against it at load time, the loss term at run time.
+PREDICTION_SOURCES: dict[str, FieldSource] = {
+    "texture_params": FieldSource("the texture head is off", "model.texture", False, "true"),
+    "light": FieldSource("there is no light head", "model.light", "none", "'sh', 'sh16' or 'directional'"),
+    "render": FieldSource("the model did not render; rendering happens when an active loss needs it"),
+    "render.rgb": FieldSource(
+        "the model rendered no colour (it renders when an active loss needs it)", "model.texture", False, "true (the render's colour comes from the texture head)"
+    ),
+    "render.alpha": FieldSource("the renderer returned no coverage"),
+    "render.soft_alpha": FieldSource("the soft silhouette is off", "render.soft_silhouette", False, "true"),
+    "background": FieldSource("the model must pass the render's background colour in Prediction.background"),
+    "eval_faces": FieldSource("the hand model gives no faces for its evaluation vertices"),
+}
+
+
+def missing_field_hint(field_name: str) -> str:
+    """What to change when the prediction field ``field_name`` is None (:data:`PREDICTION_SOURCES`)."""
+    source = PREDICTION_SOURCES.get(field_name)
+    return source.hint() if source is not None else "the model did not produce them"
+
+
 class RenderLike(Protocol):
     """The three tensors of a render the losses read (``hifihr.render``'s ``RenderOutput``)."""
 

@@ -16,11 +16,11 @@ A config starts from a preset and may ``add`` terms, ``drop`` terms and override
 
 from __future__ import annotations
 
-import difflib
 from typing import Iterable, Mapping, Optional
 
-from hifihr.losses.registry import get_loss
+from hifihr.losses.registry import LOSSES
 from hifihr.losses.schedule import WeightSchedule, WeightSpec, as_schedule
+from hifihr.registry import Registry
 
 _S = WeightSchedule
 
@@ -31,8 +31,11 @@ _PRIORS_FULL_WEAK = {
     "mtex": _S((5e-3, 5e-5, 5e-7), (260, 270)),
 }
 
-SUPERVISION_PRESETS: dict[str, dict[str, WeightSchedule]] = {
-    "full": {
+#: Supervision mode -> active term -> weight schedule.
+SUPERVISION_PRESETS: Registry[dict[str, WeightSchedule]] = Registry("supervision")
+SUPERVISION_PRESETS.register(
+    "full",
+    {
         "joint_3d": _S.constant(200.0),
         "vert_3d": _S.constant(150.0),
         "edge_length": _S.constant(100.0),
@@ -44,7 +47,11 @@ SUPERVISION_PRESETS: dict[str, dict[str, WeightSchedule]] = {
         "sil": _S.constant(8e-4),
         **_PRIORS_FULL_WEAK,
     },
-    "weak": {
+    description="3D keypoints and vertices, bones, edges, the supervised photometric terms (full_rhd_freihand.json)",
+)
+SUPERVISION_PRESETS.register(
+    "weak",
+    {
         "joint_2d": _S.constant(0.01),
         "bone_direc": _S.constant(0.1),
         "texture": _S.constant(0.01),
@@ -54,7 +61,11 @@ SUPERVISION_PRESETS: dict[str, dict[str, WeightSchedule]] = {
         "sil": _S.constant(8e-4),
         **_PRIORS_FULL_WEAK,
     },
-    "self": {
+    description="ground-truth 2D keypoints and bones, the supervised photometric terms (weak_rhd_freihand.json)",
+)
+SUPERVISION_PRESETS.register(
+    "self",
+    {
         "open_2dj": _S.constant(1e-3),
         "open_bone_direc": _S.constant(0.2),
         "texture_self": _S.constant(3e-3),
@@ -65,21 +76,17 @@ SUPERVISION_PRESETS: dict[str, dict[str, WeightSchedule]] = {
         "mshape": _S((0.1, 1e-3, 1e-5), (270, 300)),
         "mtex": _S((3e-3, 3e-5, 3e-7), (260, 270)),
     },
-}
-
-
-def list_supervision_modes() -> list[str]:
-    """The preset names: ``full``, ``self``, ``weak``."""
-    return sorted(SUPERVISION_PRESETS)
+    description="OpenPose keypoints and bones, the self-supervised photometric terms (self_superv_freihand_w_texture.json)",
+)
 
 
 def preset_weights(supervision: str) -> dict[str, WeightSchedule]:
-    """A copy of the preset ``supervision`` (term name -> weight schedule)."""
-    if supervision not in SUPERVISION_PRESETS:
-        close = difflib.get_close_matches(supervision, SUPERVISION_PRESETS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown supervision {supervision!r}{hint}; valid: {', '.join(list_supervision_modes())}")
-    return dict(SUPERVISION_PRESETS[supervision])
+    """A copy of the preset ``supervision`` (term name -> weight schedule).
+
+    Raises:
+        UnknownNameError: an unknown preset (the message gives the closest and the valid ones).
+    """
+    return dict(SUPERVISION_PRESETS.get(supervision))
 
 
 def resolve_weights(
@@ -94,7 +101,7 @@ def resolve_weights(
     replace the weight of active terms listed in ``weights``; remove the terms in ``drop``.
 
     Args:
-        supervision: "full", "weak" or "self".
+        supervision: a name of :data:`SUPERVISION_PRESETS` ("full", "weak", "self").
         add: new term name -> weight (number or schedule).
         drop: names of active terms to remove.
         weights: active term name -> new weight (number or schedule).
@@ -105,12 +112,12 @@ def resolve_weights(
     """
     active = preset_weights(supervision)
     for name, weight in (add or {}).items():
-        get_loss(name)
+        LOSSES.get(name)
         if name in active:
             raise ValueError(f"loss.add: {name!r} is already in the {supervision!r} preset; change its weight in loss.weights")
         active[name] = as_schedule(weight)
     for name, weight in (weights or {}).items():
-        get_loss(name)
+        LOSSES.get(name)
         if name not in active:
             raise ValueError(
                 f"loss.weights: {name!r} is not active (active: {', '.join(sorted(active))}); "
@@ -118,7 +125,7 @@ def resolve_weights(
             )
         active[name] = as_schedule(weight)
     for name in drop:
-        get_loss(name)
+        LOSSES.get(name)
         if name not in active:
             raise ValueError(f"loss.drop: {name!r} is not active (active: {', '.join(sorted(active))})")
         del active[name]

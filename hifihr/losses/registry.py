@@ -1,5 +1,5 @@
-"""Loss terms by name: ``register_loss`` fills the registry at import time; ``get_loss`` and
-``list_losses`` read it.
+"""Loss terms by name: ``register_loss`` fills :data:`LOSSES` at import time
+(``LOSSES.get(name)``, ``LOSSES.names()``).
 
 A loss is a pure function ``fn(pred, batch, **options) -> scalar tensor``, unweighted (the
 :class:`~hifihr.losses.objective.Objective` applies weights). ``pred`` is a
@@ -11,11 +11,13 @@ vertex and 2D terms) and ``network`` (a frozen network the term runs, built by t
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from torch import Tensor, nn
+
+from hifihr.losses.prediction import missing_field_hint
+from hifihr.registry import Registry
 
 LossFn = Callable[..., Tensor]
 
@@ -85,23 +87,12 @@ class LossTerm:
         if missing_pred:
             raise MissingInputError(
                 f"loss {self.name!r} needs prediction field(s) {missing_pred}, which are None; "
-                f"{_PREDICTION_HINTS.get(missing_pred[0], 'the model did not produce them')}"
+                f"{missing_field_hint(missing_pred[0])}"
             )
 
 
-#: What to change when a prediction field is missing.
-_PREDICTION_HINTS = {
-    "texture_params": "enable the texture head (config model.texture = true)",
-    "light": "enable a light head (config model.light = sh | sh16 | directional)",
-    "render": "the model did not render; rendering happens when an active loss needs it",
-    "render.rgb": "the model did not render; rendering happens when an active loss needs it",
-    "render.alpha": "the renderer returned no coverage",
-    "render.soft_alpha": "enable the soft silhouette (config render.soft_silhouette = true)",
-    "background": "the model must pass the render's background colour in Prediction.background",
-    "eval_faces": "the hand model gives no faces for its evaluation vertices",
-}
-
-_LOSSES: dict[str, LossTerm] = {}
+#: Every loss term by name.
+LOSSES: Registry[LossTerm] = Registry("loss")
 
 
 def register_loss(
@@ -116,10 +107,8 @@ def register_loss(
     """Decorator registering ``fn`` as the loss term ``name`` (see :class:`LossTerm`)."""
 
     def decorator(fn: LossFn) -> LossFn:
-        if name in _LOSSES:
-            raise ValueError(f"loss {name!r} is registered twice ({_LOSSES[name].fn.__qualname__}, {fn.__qualname__})")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _LOSSES[name] = LossTerm(
+        term = LossTerm(
             name=name,
             fn=fn,
             required_fields=tuple(fields),
@@ -129,25 +118,7 @@ def register_loss(
             uses_base=uses_base,
             network=network,
         )
+        LOSSES.register(name, term, description=term.description)
         return fn
 
     return decorator
-
-
-def list_losses() -> list[str]:
-    """The registered loss names, sorted."""
-    return sorted(_LOSSES)
-
-
-def unknown_loss_message(name: str) -> str:
-    """``"unknown loss 'x' (did you mean 'y'?); valid names: ..."``."""
-    close = difflib.get_close_matches(name, _LOSSES, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"unknown loss {name!r}{hint}; valid names: {', '.join(list_losses())}"
-
-
-def get_loss(name: str) -> LossTerm:
-    """The term registered as ``name``; an unknown name raises a ValueError listing the valid ones."""
-    if name not in _LOSSES:
-        raise ValueError(unknown_loss_message(name))
-    return _LOSSES[name]

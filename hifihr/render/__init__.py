@@ -7,26 +7,30 @@ the OpenCV camera frame (x right, y down, z forward); K in pixels of the output 
 (i, j) centred at (i + 0.5, j + 0.5); images [B, 3, H, W].
 """
 
-from hifihr.render.backends import list_backends
+from hifihr.render.backends import BACKENDS, RenderBackend, create_backend
 from hifihr.render.camera import project_points
 from hifihr.render.interpolate import interpolate_face_attributes, vertex_normals
 from hifihr.render.lights import DirectionalLight, SHLight, sh_basis
 from hifihr.render.rasterize import Fragments, rasterize
 from hifihr.render.renderer import Renderer, RenderOutput
-from hifihr.render.shading import phong_shading, sh_shading, shade_fragments
+from hifihr.render.shading import SHADINGS, Shading, phong_shading, sh_shading, shade_fragments
 from hifihr.render.silhouette import soft_silhouette
 from hifihr.render.textures import TexturesUV, TexturesVertex, sample_uv_map
 
 __all__ = [
+    "BACKENDS",
     "DirectionalLight",
     "Fragments",
+    "RenderBackend",
     "RenderOutput",
     "Renderer",
+    "SHADINGS",
     "SHLight",
+    "Shading",
     "TexturesUV",
     "TexturesVertex",
+    "create_backend",
     "interpolate_face_attributes",
-    "list_backends",
     "phong_shading",
     "project_points",
     "rasterize",

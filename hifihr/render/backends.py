@@ -18,6 +18,7 @@ from typing import Callable, Protocol
 
 from torch import Tensor
 
+from hifihr.registry import Registry
 from hifihr.render.camera import project_points
 from hifihr.render.rasterize import DEFAULT_Z_NEAR, Fragments, rasterize
 from hifihr.render.silhouette import soft_silhouette
@@ -33,39 +34,21 @@ class RenderBackend(Protocol):
     ) -> Tensor: ...
 
 
-_BACKENDS: dict[str, Callable[[], RenderBackend]] = {}
-
-
-def register_backend(name: str) -> Callable:
-    """Decorator: register a zero-argument backend factory under ``name``."""
-
-    def add(factory: Callable[[], RenderBackend]) -> Callable[[], RenderBackend]:
-        if name in _BACKENDS:
-            raise ValueError(f"renderer backend {name!r} is already registered")
-        _BACKENDS[name] = factory
-        return factory
-
-    return add
-
-
-def list_backends() -> list[str]:
-    """Names of the registered renderer backends (whether or not their packages are installed)."""
-    return sorted(_BACKENDS)
+#: Zero-argument backend factories by name (registered whether or not their packages are installed).
+BACKENDS: Registry[Callable[[], RenderBackend]] = Registry("renderer backend")
 
 
 def create_backend(name: str) -> RenderBackend:
     """Instantiate the backend registered under ``name``.
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones).
+        UnknownNameError: unknown name (the message lists the valid ones).
         ImportError: the backend's package is not installed (the message says how to install it).
     """
-    if name not in _BACKENDS:
-        raise ValueError(f"renderer backend: expected one of {list_backends()}, got {name!r}")
-    return _BACKENDS[name]()
+    return BACKENDS.get(name)()
 
 
-@register_backend("torch")
+@BACKENDS.register("torch")
 class TorchBackend:
     """The built-in rasterizer and soft silhouette: plain PyTorch, CPU or CUDA, any dtype the inputs have."""
 
@@ -80,8 +63,9 @@ class TorchBackend:
         return soft_silhouette(screen, faces, image_size, blur_radius_px)
 
 
-@register_backend("pytorch3d")
+@BACKENDS.register("pytorch3d")
 def _pytorch3d_backend() -> RenderBackend:
+    """PyTorch3D's rasterizer and soft silhouette (optional package easypytorch3d)."""
     try:
         from hifihr.render.pytorch3d_backend import PyTorch3DBackend
     except ImportError as error:

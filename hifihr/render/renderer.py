@@ -16,7 +16,7 @@ from torch import Tensor
 from hifihr.render.backends import create_backend
 from hifihr.render.camera import check_shape, scale_intrinsics, world_to_camera
 from hifihr.render.rasterize import Fragments, check_faces
-from hifihr.render.shading import get_shading, resolve_light, shade_fragments
+from hifihr.render.shading import SHADINGS, resolve_light, shade_fragments
 from hifihr.render.textures import TexturesUV, TexturesVertex
 
 
@@ -60,9 +60,9 @@ class Renderer:
         image_size: output size, an int for a square image or (H, W), in pixels.
         supersample: k; the mesh is rendered at (k·H, k·W) with K scaled by diag(k, k, 1) and
             average-pooled by k (3 renders a 224 x 224 crop at 672 x 672).
-        backend: a name from ``list_backends()``, the rasterizer: "torch" (built in) or
+        backend: a name of :data:`~hifihr.render.backends.BACKENDS`, the rasterizer: "torch" (built in) or
             "pytorch3d" (optional). Shading is the same for every backend.
-        shading: a name from ``SHADINGS``: "sh" (spherical-harmonics Lambertian, ``SHLight``),
+        shading: a name of :data:`~hifihr.render.shading.SHADINGS`: "sh" (spherical-harmonics Lambertian, ``SHLight``),
             "phong" (hard Phong with a ``DirectionalLight``, the formula of PyTorch3D's
             ``HardPhongShader``) or "albedo" (texture colour only, no light).
         background: RGB background colour (the reference uses white).
@@ -86,7 +86,7 @@ class Renderer:
             raise ValueError(f"supersample: expected an int >= 1, got {supersample!r}")
         if len(background) != 3:
             raise ValueError(f"background: expected 3 values (RGB), got {background!r}")
-        get_shading(shading)
+        SHADINGS.get(shading)
         self.supersample = supersample
         self.backend_name = backend
         self.backend = create_backend(backend)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hifihr.registry import Registry
 from hifihr.render.interpolate import PixelBatch, vertex_normals
 from hifihr.render.lights import DirectionalLight, SHLight, sh_basis
 from hifihr.render.rasterize import Fragments
@@ -78,26 +79,27 @@ class Shading:
     default_light: Callable[[int, torch.device, torch.dtype], object] | None
 
 
-SHADINGS: dict[str, Shading] = {
-    "sh": Shading(
+#: Shading models by name (``render.shading``).
+SHADINGS: Registry[Shading] = Registry("shading")
+SHADINGS.register(
+    "sh",
+    Shading(
         shade=lambda albedo, normals, points, light: sh_shading(albedo, normals, light),
         light_type=SHLight,
         default_light=lambda batch, device, dtype: SHLight.white(batch, device=device, dtype=dtype),
     ),
-    "phong": Shading(
-        shade=phong_shading,
-        light_type=DirectionalLight,
-        default_light=DirectionalLight.from_camera,
-    ),
-    "albedo": Shading(shade=lambda albedo, normals, points, light: albedo, light_type=None, default_light=None),
-}
-
-
-def get_shading(name: str) -> Shading:
-    """The shading model registered under ``name`` ("sh", "phong" or "albedo")."""
-    if name not in SHADINGS:
-        raise ValueError(f"shading: expected one of {sorted(SHADINGS)}, got {name!r}")
-    return SHADINGS[name]
+    description="spherical-harmonics Lambertian (SHLight; white by default)",
+)
+SHADINGS.register(
+    "phong",
+    Shading(shade=phong_shading, light_type=DirectionalLight, default_light=DirectionalLight.from_camera),
+    description="hard Phong with one DirectionalLight (PyTorch3D's HardPhongShader; light from the camera by default)",
+)
+SHADINGS.register(
+    "albedo",
+    Shading(shade=lambda albedo, normals, points, light: albedo, light_type=None, default_light=None),
+    description="the texture colour, no light",
+)
 
 
 def resolve_light(shading: str, light: object, batch: int, device: torch.device, dtype: torch.dtype) -> object:
@@ -106,7 +108,7 @@ def resolve_light(shading: str, light: object, batch: int, device: torch.device,
     Raises:
         TypeError: ``light`` is not of the class the shading model expects.
     """
-    model = get_shading(shading)
+    model = SHADINGS.get(shading)
     if model.light_type is None:
         if light is not None:
             raise TypeError(f"shading {shading!r} uses no light, got {type(light).__name__}")
@@ -143,7 +145,7 @@ def shade_fragments(
         verts_cam: [B, V, 3] vertices in metres, OpenCV camera frame (camera at the origin).
         faces: [F, 3] int64 vertex indices, shared by the batch (the ones rasterized).
         textures: ``TexturesUV`` or ``TexturesVertex`` with batch B.
-        shading: a name from ``SHADINGS``.
+        shading: a name of :data:`SHADINGS`.
         light: the light of that shading model (see ``resolve_light``), or None for "albedo".
         background: [3] RGB background colour.
 
@@ -156,5 +158,5 @@ def shade_fragments(
     normals = vertex_normals(verts_cam, faces)
     geometry = pixels.interpolate(torch.cat([normals, verts_cam], dim=-1)[:, faces])
     unit_normals = F.normalize(geometry[..., :3], dim=-1, eps=1e-6)
-    colors = get_shading(shading).shade(albedo, unit_normals, geometry[..., 3:], light)
+    colors = SHADINGS.get(shading).shade(albedo, unit_normals, geometry[..., 3:], light)
     return pixels.to_image(colors, background)
