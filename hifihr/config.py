@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Mapping, Optional, Sequence, Union, get_args, get_origin, get_type_hints
 
 from hifihr.data import dataset_options, list_datasets
+from hifihr.data.registry import dataset_entry
 from hifihr.hand import list_hand_models
 from hifihr.losses import WeightSchedule, get_loss, list_losses, resolve_weights
 
@@ -129,7 +130,7 @@ class DatasetSpec:
 
     name: str = _f("freihand", "dataset registry name (hifihr.data.list_datasets())")
     root: str = _f("datasets/FreiHAND_pub_v2", "dataset folder in its official layout")
-    split: Literal["train", "evaluation"] = _f("train", "which split to read")
+    split: str = _f("train", "which split to read (the dataset class's ``splits``)")
     options: dict[str, Any] = _f({}, "constructor options of the dataset (masks, openpose, ...); the crop size is render.image_size")
 
 
@@ -403,6 +404,9 @@ def _check_datasets(cfg: Config) -> None:
                 close = difflib.get_close_matches(spec.name, names, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise ConfigError(f"{key}.name: unknown dataset {spec.name!r}{hint}; valid: {', '.join(names)}")
+            splits = dataset_entry(spec.name).cls.splits
+            if spec.split not in splits:
+                raise ConfigError(f"{key}.split: {spec.name} has no split {spec.split!r}; valid: {', '.join(splits)}")
             valid = sorted(set(dataset_options(spec.name)) - {"image_size"})
             for option in spec.options:
                 if option == "image_size":

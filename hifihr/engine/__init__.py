@@ -16,7 +16,7 @@ from hifihr.engine.checkpoint import (
 )
 from hifihr.engine.distributed import DistContext, ShardedBatchSampler, init_distributed, select_device
 from hifihr.engine.evaluate import evaluate_config
-from hifihr.engine.evaluator import Evaluator, summary_line, write_predictions
+from hifihr.engine.evaluator import Evaluator, summary_line
 from hifihr.engine.logging import RunLogger, read_metrics
 from hifihr.engine.nonfinite import NonFiniteLossError
 from hifihr.engine.run_folder import RunFolder
@@ -48,5 +48,4 @@ __all__ = [
     "save_checkpoint",
     "select_device",
     "summary_line",
-    "write_predictions",
 ]
