@@ -12,9 +12,9 @@ wrist, ``root_index`` 0) and ``bbox`` but no ``joints3d``/``joints2d``.
 Crop (the reference's, made deterministic for evaluation): the square around the projected
 joints (training) or the box corners (evaluation), ``half`` = the largest distance from the
 centre of their min/max to the min/max widened by 10 px and clipped to the image,
-``size = clamp(4·half, 50, max(H, W))``, side ``size / 0.85``. The reference draws the 0.85
-from U(0.8, 0.9) and adds N(0, 5²) px to the centre at evaluation too; here that is the
-default *training* augmentation only.
+``size = clamp(4·half, 50, max(H, W))``, side ``size / 0.85``. Drawing the 0.85 from
+U(0.8, 0.9) and adding N(0, 5²) px to the centre is the default *training* augmentation;
+evaluation crops are deterministic.
 """
 
 from __future__ import annotations

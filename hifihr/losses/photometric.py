@@ -9,13 +9,10 @@ Every term compares the *hand on black*, ``R_hand = R - (1 - a) * bg = a * hand`
 its white background:
 
 * supervised terms (``texture``, ``mrgb``, ``ssim_tex``): ``R_hand`` against ``M * I``, the
-  input masked by the ground-truth mask. Both sides are 0 off both masks, as in the reference
-  (which used ``R * binarised a``; for full coverage the two agree).
+  input masked by the ground-truth mask. Both sides are 0 off both masks.
 * self-supervised terms (``*_self``): ``R_hand`` against ``a * I``, the input masked by the
   *same* rendered coverage, so both sides are 0 wherever the mesh is not drawn and a partly
-  covered pixel is weighted by ``a`` on both sides. The reference compared R (background 1)
-  with ``I * sil`` (background 0), a constant offset in ``texture_self`` and a bias towards
-  dark hands in ``mrgb_self`` and ``ssim_tex_self``.
+  covered pixel is weighted by ``a`` on both sides.
 
 Per-sample confidences t (``texture_con``, :func:`texture_confidence`) weight ``texture_self``
 and ``mrgb_self`` as ``sum_b t_b^2 x_b / sum_b t_b^2``.
