@@ -239,7 +239,7 @@ class HandDataset(Dataset, ABC):
             verts: [N, V, 3] camera-frame evaluation vertices, metres, OpenCV frame.
         """
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "pred.json").write_text(json.dumps([rounded_list(joints), rounded_list(verts)]))
+        write_pred_json(directory / "pred.json", joints, verts)
         return ["pred.json"]
 
     # ----------------------------------------------------------------- public
@@ -381,9 +381,11 @@ def _box_points(points: np.ndarray) -> np.ndarray:
     return np.concatenate([points.min(axis=0), points.max(axis=0)])
 
 
-def rounded_list(array: np.ndarray) -> list:
-    """``array`` as nested lists of float64 rounded to :data:`PRED_DECIMALS` (for ``pred.json``)."""
-    return np.round(array.astype(np.float64), PRED_DECIMALS).tolist()
+def write_pred_json(path: Path, joints: np.ndarray, verts: np.ndarray) -> None:
+    """Write the Codalab layout ``[joints, verts]`` (arrays [N, 21, 3] and [N, V, 3], metres) as
+    JSON lists rounded to :data:`PRED_DECIMALS` decimals."""
+    rounded = [np.round(array.astype(np.float64), PRED_DECIMALS).tolist() for array in (joints, verts)]
+    path.write_text(json.dumps(rounded))
 
 
 _MIDDLE_MCP, _MIDDLE_PIP = FREIHAND_NAMES.index("middle_mcp"), FREIHAND_NAMES.index("middle_pip")

@@ -20,14 +20,13 @@ evaluation crops are deterministic.
 from __future__ import annotations
 
 import functools
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 from torch import Tensor
 
-from hifihr.data.base import BadSampleError, HandDataset, Record, bone_scale, clamp, require_files, require_root, rounded_list
+from hifihr.data.base import BadSampleError, HandDataset, Record, bone_scale, clamp, require_files, require_root, write_pred_json
 from hifihr.data.io import AnnotationError, DatasetLayoutError, binary_mask, list_files, read_channel, read_json
 from hifihr.data.registry import register_dataset
 from hifihr.data.transforms import Augmentation, project
@@ -207,18 +206,12 @@ class HO3D(HandDataset):
     def write_predictions(cls, directory: Path, joints: np.ndarray, verts: np.ndarray) -> list[str]:
         """Write HO-3D's Codalab files: ``pred.json`` (``[xyz_list, verts_list]``, HO-3D joint
         order, OpenGL frame for joints *and* vertices, ``evaluation.txt`` order) and ``pred.zip``
-        holding it, ready to upload; return their names.
-
-        Args:
-            directory: where to write (created if missing).
-            joints: [N, 21, 3] camera-frame keypoints, metres, OpenCV frame, FreiHAND order, in
-                dataset order.
-            verts: [N, V, 3] camera-frame evaluation vertices, metres, OpenCV frame.
+        holding it, ready to upload; return their names. Arguments as
+        :meth:`HandDataset.write_predictions` (OpenCV frame, FreiHAND order).
         """
         directory.mkdir(parents=True, exist_ok=True)
-        joints = opengl_to_opencv(convert(joints, "freihand", "ho3d"))  # the flip is its own inverse
-        verts = opengl_to_opencv(verts)
-        (directory / "pred.json").write_text(json.dumps([rounded_list(joints), rounded_list(verts)]))
+        # The flip is its own inverse.
+        write_pred_json(directory / "pred.json", opengl_to_opencv(convert(joints, "freihand", "ho3d")), opengl_to_opencv(verts))
         with zipfile.ZipFile(directory / "pred.zip", "w", zipfile.ZIP_DEFLATED) as archive:
             archive.write(directory / "pred.json", arcname="pred.json")
         return ["pred.json", "pred.zip"]
