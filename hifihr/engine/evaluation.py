@@ -26,12 +26,13 @@ deterministic crops, placed at the ground-truth root (or its predicted root, ``m
 
 Unaligned numbers: the camera-frame prediction is placed at the root the network used, the
 ground truth's with ``model.root = "gt"`` (the reference's setting). Each split's metrics then
-carry the dataset's label (``HandDataset.root_placement``), ``"unaligned_root": "GT root"``,
-and a note: the unaligned errors, AUCs and F-scores (and
+carry the label and note of the dataset's :meth:`~hifihr.data.HandDataset.root_placement`:
+``"unaligned_root": "GT root"`` and a note that the unaligned errors, AUCs and F-scores (and
 the toolbox keys ``xyz_mean3d``, ``xyz_auc3d``, ``mesh_mean3d``, ``mesh_auc3d``, ``f_score_*``)
 and ``pred.json`` are not the network's own absolute placement. With ``model.root =
-"predicted"`` they use the camera head's root (``"unaligned_root": "predicted"``). The
-Procrustes- and root-aligned metrics do not depend on the root.
+"predicted"`` they use the camera head's root (``"unaligned_root": "predicted"``); a dataset
+without a 3D root (photos) is evaluated only so. The Procrustes- and root-aligned metrics do
+not depend on the root.
 
 Under DDP every rank evaluates its share of each batch; rank 0 gathers, computes and writes. The
 ``"reference"`` texture protocol then averages per-rank shards of batches (its figure depends on
@@ -56,6 +57,7 @@ from hifihr.engine.logging import RunLogger, write_json
 from hifihr.engine.setup import NamedDataset, batch_root_index, build_datasets, sharded_loader, to_device
 from hifihr.metrics import MissingWeightsError, evaluate_split, load_lpips_alex, texture_metrics
 from hifihr.viz import PANEL_TITLES, make_grid, sample_panels, save_png
+
 
 def texture_map(model: nn.Module, texture_params: Optional[torch.Tensor], batch: int) -> Optional[torch.Tensor]:
     """The diffuse maps [B, T, T, 3] of a NIMBLE-format hand (the mean map without a texture
