@@ -21,7 +21,7 @@ from rich.console import Console
 from hifihr.config import ConfigError, load_config
 from hifihr.engine import CheckpointError, evaluate_config
 from hifihr.engine.distributed import shutdown_distributed
-from hifihr.engine.evaluate import comparison_table, learning_targets
+from hifihr.engine.checkpoint_evaluation import comparison_table, learning_targets
 
 
 def main(argv: list[str] | None = None) -> int:

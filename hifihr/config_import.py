@@ -1,7 +1,7 @@
 """Conversion of a config file of the original HiFiHR code (``viridityzhu/HiFiHR``,
 ``config/*/*.json``) into this project's config, listing what could not be mapped.
 
-:func:`convert` takes the reference config as a dict and returns ours (validated) with one note
+:func:`convert_reference_config` takes the reference config as a dict and returns ours (validated) with one note
 per reference key that was not carried over; ``scripts/import_reference_config.py`` is its
 command line. Mapping rules (reference key -> ours):
 
@@ -169,7 +169,7 @@ def _loss_section(ref: Mapping[str, Any], notes: list[str]) -> tuple[dict[str, A
     return section, set(wanted)
 
 
-#: Reference keys :func:`convert` reads (``lambda_*`` keys are reported by :func:`_loss_section`).
+#: Reference keys :func:`convert_reference_config` reads (``lambda_*`` keys are reported by :func:`_loss_section`).
 READ_KEYS = {
     "losses", "base_loss_fn", "train_queries", "val_queries", "train_datasets", "val_datasets", "base_out_path",
     "hand_model", "render", "light_estimation", "use_mean_shape", "pretrain", "train_batch", "val_batch",
@@ -178,7 +178,7 @@ READ_KEYS = {
 }
 
 
-def convert(ref: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def convert_reference_config(ref: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Map a reference config (a dict) to ours.
 
     Returns:

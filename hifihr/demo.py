@@ -307,7 +307,7 @@ def write_outputs(
     return {**written, **paths}
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_float_image(path: Path) -> np.ndarray:
     """RGB float image [H, W, 3] in [0, 1]; DemoError when unreadable."""
     try:
         return decode_image(path).astype(np.float32) / 255.0
@@ -324,7 +324,7 @@ def iter_frames(source: Path, every: int = 1) -> Iterator[Frame | DemoError]:
             raise DemoError(f"{source}: no images ({', '.join(IMAGE_SUFFIXES)}) in this folder")
         for path in files:
             try:
-                yield Frame(path.stem, read_image(path))
+                yield Frame(path.stem, read_float_image(path))
             except DemoError as err:
                 yield err
     elif source.suffix.lower() in VIDEO_SUFFIXES:
@@ -334,7 +334,7 @@ def iter_frames(source: Path, every: int = 1) -> Iterator[Frame | DemoError]:
         except ImageReadError as err:
             raise DemoError(str(err)) from err
     elif source.is_file():
-        yield Frame(source.stem, read_image(source))
+        yield Frame(source.stem, read_float_image(source))
     else:
         raise DemoError(f"{source}: no such file or folder")
 

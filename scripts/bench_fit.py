@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from hifihr.data.multiview import MultiViewOptions, generate_multiview, list_hands, load_multiview
-from hifihr.fit import FitOptions, Fitter, FitViews, initial_state, posed, read_image, read_keypoints_json, single_view
+from hifihr.fit import FitOptions, Fitter, FitViews, initial_state, posed, read_image_tensor, read_keypoints_json, single_view
 from hifihr.fit.evaluate import geometry_errors, novel_view_scores
 from hifihr.fit.fitter import photometric_error
 from hifihr.hand import load_hand_model
@@ -86,7 +86,7 @@ def real_photo_records(hand, root: Path, options: FitOptions) -> list[dict]:
         for index, entry in enumerate(hands):
             if entry.get("side", "right") != "right":
                 continue
-            image = read_image(root / key)
+            image = read_image_tensor(root / key)
             height, width = image.shape[1:]
             scale = min(1.0, 256 / max(height, width))
             if scale < 1.0:

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from hifihr.config import load_config
-from hifihr.data import build_dataset
+from hifihr.data import DATASETS, build_dataset
 from hifihr.data.io import AnnotationError, DatasetLayoutError
 from hifihr.detect import DetectionsFile, DetectorModelError, DetectorUnavailable, HandDetector, mediapipe_version, write_detections
 from hifihr.detect.labels import dataset_agreement, detect_dataset, detect_folder, list_media
@@ -36,6 +36,9 @@ def _targets(args) -> list[dict]:
     if args.photos is not None:
         return [{"kind": "folder", "root": str(args.photos)}]
     if args.dataset is not None:
+        splits = DATASETS.get(args.dataset).cls.splits
+        if args.split not in splits:
+            raise ValueError(f"--split: {args.dataset} has no split {args.split!r}; valid: {', '.join(splits)}")
         options = dict(json.loads(args.options)) if args.options else {}
         return [{"kind": "dataset", "name": args.dataset, "root": args.root, "split": args.split, "options": options}]
     cfg = load_config(args.config)
@@ -56,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--dataset", help="one dataset (registry name), with --root and --split")
     source.add_argument("--photos", type=Path, help="a folder of photos and videos")
     parser.add_argument("--root", help="--dataset: the dataset folder")
-    parser.add_argument("--split", default="train", choices=("train", "evaluation"), help="--dataset: the split")
+    parser.add_argument("--split", default="train", help="--dataset: the split (one of the dataset's splits)")
     parser.add_argument("--options", help='--dataset: its constructor options as JSON, e.g. \'{"hand": "right"}\'')
     parser.add_argument("--out", type=Path, help="the detections file (one target only; default: see above)")
     parser.add_argument("--every", type=int, default=1, help="videos: every n-th frame")

@@ -30,7 +30,7 @@ import torch
 
 from hifihr.data.multiview import load_multiview
 from hifihr.demo import DemoError
-from hifihr.fit import STAGES, FitOptions, Fitter, FitViews, read_image, read_keypoints_json, single_view
+from hifihr.fit import STAGES, FitOptions, Fitter, FitViews, read_image_tensor, read_keypoints_json, single_view
 from hifihr.fit.outputs import write_outputs
 from hifihr.hand import AssetError, load_hand_model
 from hifihr.render import project_points
@@ -67,7 +67,7 @@ def photo_views(args) -> tuple[FitViews, list[str], tuple[float, float]]:
     the scale (sx, sy) from the file's pixels to the fitted image's."""
     if args.K is None:
         raise ValueError("--image needs --K fx fy cx cy (pixels)")
-    image = read_image(args.image)
+    image = read_image_tensor(args.image)
     height, width = image.shape[1:]
     scale = min(1.0, args.max_side / max(height, width))
     fx, fy, cx, cy = args.K

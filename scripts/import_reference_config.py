@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from hifihr.config import ConfigError, config_from_dict, save_config
-from hifihr.config_import import convert
+from hifihr.config_import import convert_reference_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also save the converted config here")
     args = parser.parse_args(argv)
     try:
-        cfg, notes = convert(json.loads(args.reference.read_text()))
+        cfg, notes = convert_reference_config(json.loads(args.reference.read_text()))
     except (OSError, json.JSONDecodeError, ConfigError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ from hifihr.config import (
     parse_override,
     save_config,
 )
-from hifihr.config_import import convert
+from hifihr.config_import import convert_reference_config
 from hifihr.losses import SUPERVISION_PRESETS, WeightSchedule
 from hifihr.registry import Registry
 
@@ -373,7 +373,7 @@ def test_command_line_prints_the_resolved_config(tmp_path, capsys):
 
 
 def test_import_full_rhd_freihand():
-    converted, notes = convert(json.loads((FIXTURES / "full_rhd_freihand.json").read_text()))
+    converted, notes = convert_reference_config(json.loads((FIXTURES / "full_rhd_freihand.json").read_text()))
     cfg = config_from_dict(converted)
     assert cfg.loss.supervision == "full"
     assert cfg.loss.base == "l1"
@@ -392,7 +392,7 @@ def test_import_full_rhd_freihand():
 
 
 def test_import_rhd_pretraining_matches_our_pretrain_config():
-    converted, notes = convert(json.loads((FIXTURES / "fully_superv_rhd_baseline_2.json").read_text()))
+    converted, notes = convert_reference_config(json.loads((FIXTURES / "fully_superv_rhd_baseline_2.json").read_text()))
     cfg = config_from_dict(converted)
     ours = load_config(CONFIG_DIR / "RHD/pretrain.json")
     assert cfg.loss.resolved_weights() == ours.loss.resolved_weights()
@@ -408,7 +408,7 @@ def test_import_rhd_pretraining_matches_our_pretrain_config():
 def test_import_lists_what_it_cannot_map():
     reference = json.loads((FIXTURES / "fully_superv_rhd_baseline_2.json").read_text())
     reference.update({"losses": ["joint_3d", "mscale", "triangle"], "train_datasets": ["RHD", "Dart"], "surprise": 1})
-    converted, notes = convert(reference)
+    converted, notes = convert_reference_config(reference)
     assert set(config_from_dict(converted).loss.resolved_weights()) == {"joint_3d"}
     assert "losses: 'mscale' has no counterpart here" in notes
     assert "losses: 'triangle' has no counterpart here" in notes

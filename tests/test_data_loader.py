@@ -50,13 +50,13 @@ def write_photos(folder):
 def test_every_registered_dataset_builds_and_yields_documented_fields(roots):
     assert DATASETS.names() == ["freihand", "ho3d_v2", "ho3d_v3", "photos", "rhd", "synthetic"]
     for name in DATASETS.names():
-        for split in ("train", "evaluation"):
+        for split in DATASETS.get(name).cls.splits:
             dataset = build_dataset(name, roots[name], split, image_size=128)
             sample = dataset[0]
             check_sample(sample, 128)
             assert sample["dataset"] == name
             assert {"image", "K", "root_index", "index", "dataset"} <= sample.keys() <= SAMPLE_FIELDS.keys()
-            assert ("root" in sample) == (name != "photos")  # a photo has no 3D root
+            assert ("root" in sample) == dataset.has_root  # a photo has none
 
 
 def test_registry_errors_list_the_valid_choices(roots):

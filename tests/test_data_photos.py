@@ -4,8 +4,8 @@ self-supervised training run on it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import shutil
 
 import cv2
 import numpy as np
@@ -15,7 +15,7 @@ from hifihr.data import DatasetLayoutError, build_dataset
 from hifihr.data.transforms import project
 from hifihr.detect import KEYPOINT_BOX_SCALE, DetectionsFile, HandDetection, box_from_keypoints, write_detections
 from hifihr.detect.labels import detect_folder
-from hifihr.engine import Trainer, read_metrics
+from hifihr.engine import DistContext, Evaluator, Trainer, build_network, read_metrics
 from test_engine_setup import SIZE, tiny_config, tiny_root  # noqa: F401  (fixture)
 
 
@@ -98,6 +98,20 @@ def test_self_supervised_training_on_the_folder(tiny_root, photos):
         assert np.isfinite(record["loss"])
         assert record["terms"]["open_2dj"] > 0 and record["terms"]["texture_self"] > 0
     assert (tiny_root / "outputs" / "photos_self" / "checkpoints" / "last.pt").is_file()
+
+
+def test_evaluating_photos_needs_the_predicted_root(tiny_root, photos):
+    """Photos have no 3D root: an evaluation at the ground-truth root is refused before any
+    sample runs; at the predicted root the numbers are labelled so."""
+    folder, _ = photos
+    spec = {"name": "photos", "root": str(folder), "split": "evaluation", "options": {}}
+    cfg = tiny_config(tiny_root, name="photos_eval", dataset="synthetic", data={"train": [], "val": [spec]}, eval={"figure_samples": 0})
+    with pytest.raises(ValueError, match="photos: the samples have no 3D root; evaluate with model.root = 'predicted'"):
+        Evaluator(cfg, DistContext())
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, root="predicted"))
+    split = Evaluator(cfg, DistContext()).evaluate(build_network(cfg), 0, 0, tiny_root / "outputs" / "photos_eval")["photos_evaluation"]
+    assert split["unaligned_root"] == "predicted"
+    assert split["files"] == ["pred.json"]
 
 
 def test_video_frames_are_samples(tiny_root, tmp_path):

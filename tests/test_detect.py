@@ -368,6 +368,10 @@ def test_detect_keypoints_script_on_a_dataset_and_a_folder(synthetic, tmp_path, 
     labelled = build_dataset("synthetic", synthetic, "evaluation", openpose=False, verts=False, keypoints_file=out.name)
     assert np.allclose(labelled[0]["openpose2d"].numpy() - labelled[0]["joints2d"].numpy(), 0.0, atol=8) and not labelled[1]["openpose_conf"].any()
 
+    # A split the dataset does not declare is refused before any detection.
+    assert script.main(["--dataset", "synthetic", "--root", str(synthetic), "--split", "test"]) == 2
+    assert "--split: synthetic has no split 'test'; valid: train, evaluation" in capsys.readouterr().err
+
     folder = tmp_path / "photos"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), np.zeros((50, 60, 3), np.uint8))

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from hifihr.engine.evaluate import learning_targets
+from hifihr.engine.checkpoint_evaluation import learning_targets
 
 
 def _baseline(tmp_path, pa=13.2, psnr=9.75):

@@ -12,6 +12,7 @@ import torch
 from helpers import assert_close, pytorch_ssim_reference
 from torch import Tensor, nn
 
+from hifihr.data import DATASETS, HandDataset, register_dataset
 from hifihr.hand.joints import FREIHAND_PARENTS
 from hifihr.losses import (
     LOSSES,
@@ -334,14 +335,39 @@ def test_sil_is_the_l1_of_the_soft_silhouette_and_has_a_gradient():
     assert_close(soft.grad.abs(), torch.full_like(soft, 1.0 / soft.numel()), atol=1e-9)
 
 
-def test_texture_confidence_rules():
+def test_texture_confidence_follows_each_samples_dataset():
     conf = torch.tensor([[0.5] * 20 + [0.05], [0.6] * 21, [0.2] * 21])
     assert_close(texture_confidence(conf, ["freihand", "synthetic", "ho3d_v2"]), torch.tensor([0.0, 0.6, 0.2]), atol=1e-6)
     assert_close(texture_confidence(conf[:1], ["ho3d_v3"]), torch.tensor([(0.5 * 20 + 0.05) / 21]), atol=1e-7)
     # Detector keypoints (photos, rhd) use the gated rule: a missed hand (confidence 0) gives 0.
     assert_close(texture_confidence(conf, ["photos", "rhd", "photos"]), torch.tensor([0.0, 0.6, 0.2]), atol=1e-6)
-    with pytest.raises(ValueError, match=r"no confidence rule for dataset\(s\) \['elsewhere'\]"):
+    with pytest.raises(ValueError, match=r"unknown dataset 'elsewhere'; valid names: freihand"):
         texture_confidence(conf[:1], ["elsewhere"])
+    with pytest.raises(ValueError, match="2 dataset names for 3 samples"):
+        texture_confidence(conf, ["freihand", "rhd"])
+
+
+def test_a_dataset_defined_outside_the_package_brings_its_confidence_rule_to_the_loss(monkeypatch):
+    """A dataset class registered by a user's module: ``texture_self`` weights its samples by the
+    class's own rule (here the largest keypoint confidence), the others by theirs."""
+    monkeypatch.setattr(DATASETS, "_entries", dict(DATASETS._entries))  # the registration ends with the test
+
+    @register_dataset("most_confident", "a test dataset: confidence = the largest keypoint confidence")
+    class MostConfident(HandDataset):
+        @classmethod
+        def texture_confidence(cls, openpose_conf: Tensor) -> Tensor:
+            return openpose_conf.amax(-1)
+
+    pred, batch = flat_case(hand_colours=(0.3, 0.5))  # per-sample |R_hand - a I| means 0.1 and 0
+    conf = torch.stack([torch.full((21,), 0.05), torch.full((21,), 0.4)])
+    conf[0, 0] = 0.9  # gated rule: 0 (lowest 0.05); largest: 0.9
+    batch["openpose_conf"] = conf
+    batch["dataset"] = ["most_confident", "freihand"]
+    t = torch.tensor([0.9, 0.4])
+    assert_close(texture_confidence(conf, batch["dataset"]), t, atol=1e-7)
+    assert_close(call("texture_self", pred, batch), t[0] ** 2 * 0.1 / t.pow(2).sum(), atol=1e-7)
+    batch["dataset"] = ["freihand", "freihand"]
+    assert_close(call("texture_self", pred, batch), 0.0, atol=1e-9)  # sample 0 gated out
 
 
 def test_self_photometric_hand_values():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from hifihr.config.schema import Config, ConfigError, unknown_key_error
-from hifihr.data import dataset_options
+from hifihr.data import DATASETS, dataset_options
 from hifihr.losses import LOSSES, PREDICTION_SOURCES
 from hifihr.render.lights import DirectionalLight, SHLight
 from hifihr.render.shading import SHADINGS
@@ -37,10 +37,15 @@ def _value_at(cfg: Config, key: str) -> Any:
     return value
 
 
-def _check_dataset_options(cfg: Config) -> None:
+def _check_datasets(cfg: Config) -> None:
+    # The split and options a dataset accepts are its registry entry's, so they are checked after
+    # the names (convert) are known to be registered.
     for split_key in ("train", "val"):
         for i, spec in enumerate(getattr(cfg.data, split_key)):
             key = f"data.{split_key}.{i}"
+            splits = DATASETS.get(spec.name).cls.splits
+            if spec.split not in splits:
+                raise ConfigError(f"{key}.split: {spec.name} has no split {spec.split!r}; valid: {', '.join(splits)}")
             valid = sorted(set(dataset_options(spec.name)) - {"image_size"})
             for option in spec.options:
                 if option == "image_size":
@@ -74,7 +79,7 @@ def _check_losses(cfg: Config) -> None:
 
 def validate(cfg: Config) -> None:
     """Checks that involve several fields or the registries' entries; raise :class:`ConfigError`."""
-    _check_dataset_options(cfg)
+    _check_datasets(cfg)
     if len(cfg.model.mean_orientation) != 3:
         raise ConfigError(f"model.mean_orientation: expected 3 numbers (axis-angle, radians), got {list(cfg.model.mean_orientation)}")
     if len(cfg.render.background) != 3 or not all(0.0 <= c <= 1.0 for c in cfg.render.background):

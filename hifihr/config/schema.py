@@ -132,7 +132,7 @@ class DatasetSpec:
 
     name: str = _f("freihand", "dataset", registry=RegistryRef("hifihr.data", "DATASETS"))
     root: str = _f("datasets/FreiHAND_pub_v2", "dataset folder in its official layout")
-    split: Literal["train", "evaluation"] = _f("train", "which split to read")
+    split: str = _f("train", "which split to read (the dataset class's ``splits``)")
     options: dict[str, Any] = _f({}, "constructor options of the dataset (masks, openpose, ...); the crop size is render.image_size")
 
 

@@ -13,6 +13,7 @@ epoch, i))``, so a run is reproducible whatever the number of workers; call
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import warnings
 from abc import ABC, abstractmethod
@@ -22,6 +23,7 @@ from typing import Callable, Literal
 
 import numpy as np
 import torch
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from hifihr.data.io import AnnotationError, DatasetLayoutError, ImageReadError, list_files, read_image
@@ -40,10 +42,11 @@ from hifihr.data.transforms import (
 from hifihr.hand.assets import AssetError
 from hifihr.hand.joints import FREIHAND_NAMES
 
-SPLITS = ("train", "evaluation")
 BadImagePolicy = Literal["skip", "raise"]
 #: More consecutive unreadable samples than this means a broken dataset, not a bad file.
 MAX_CONSECUTIVE_SKIPS = 16
+#: Decimals of metres kept in ``pred.json`` (0.1 micrometre, below float32 resolution at 1 m).
+PRED_DECIMALS = 7
 
 
 class BadSampleWarning(UserWarning):
@@ -52,6 +55,20 @@ class BadSampleWarning(UserWarning):
 
 class BadSampleError(RuntimeError):
     """A sample's files could not be read; the message names the file."""
+
+
+@dataclass(frozen=True)
+class RootPlacement:
+    """Where the unaligned evaluation numbers of a dataset place the hand.
+
+    Attributes:
+        label: the ``unaligned_root`` entry of the split's metrics: ``"GT root"`` or
+            ``"predicted"``.
+        note: what a reader of the unaligned numbers must know, or None.
+    """
+
+    label: str
+    note: str | None = None
 
 
 @dataclass
@@ -121,6 +138,16 @@ class HandDataset(Dataset, ABC):
     default_augmentation: Augmentation = Augmentation()
     #: Whether the dataset may mirror samples (then every sample carries ``mirrored``).
     mirrors: bool = False
+    #: The values ``split`` accepts.
+    splits: tuple[str, ...] = ("train", "evaluation")
+    #: Whether the samples carry the 3D ``root`` that ``model.root = "gt"`` places the hand at;
+    #: without one the network must predict it (``model.root = "predicted"``).
+    has_root: bool = True
+    #: Whether the evaluation scores texture inside the ground-truth mask where the split has
+    #: masks; otherwise inside the rendered silhouette.
+    texture_in_gt_mask: bool = True
+    #: Keypoint confidence at or below which :meth:`texture_confidence` gives a sample 0.
+    texture_confidence_min: float = 0.1
 
     def __init__(
         self,
@@ -134,8 +161,8 @@ class HandDataset(Dataset, ABC):
         on_bad_image: BadImagePolicy | None = None,
         keypoints_file: str | None = None,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
+        if split not in self.splits:
+            raise ValueError(f"split: expected one of {', '.join(self.splits)}, got {split!r}")
         if on_bad_image not in (None, "skip", "raise"):
             raise ValueError(f"on_bad_image: expected 'skip' or 'raise', got {on_bad_image!r}")
         if image_size <= 0:
@@ -172,6 +199,48 @@ class HandDataset(Dataset, ABC):
         ``joints2d`` [21, 2] and ``bbox`` [4] are the record's, already mirrored if the record
         asks for it; ``image_hw`` is the source image's (height, width).
         """
+
+    # ----------------------------------------------------------------- dataset conventions
+    @classmethod
+    def texture_confidence(cls, openpose_conf: Tensor) -> Tensor:
+        """Per-sample confidence t [N] of the self-supervised photometric terms, from the
+        keypoint confidences [N, 21]: their mean, or 0 where the lowest is at most
+        :attr:`texture_confidence_min` (a missed or doubtful hand)."""
+        gate = openpose_conf.amin(-1) > cls.texture_confidence_min
+        return openpose_conf.mean(-1) * gate.to(openpose_conf.dtype)
+
+    @classmethod
+    def root_placement(cls, predicted: bool) -> RootPlacement:
+        """Where this dataset's unaligned evaluation numbers place the hand: at the network's
+        predicted root (``predicted``) or at the samples' ground-truth root.
+
+        Raises:
+            ValueError: the ground-truth root is asked for but the samples carry none.
+        """
+        if predicted:
+            return RootPlacement("predicted")
+        if not cls.has_root:
+            raise ValueError(f"{cls.name}: the samples have no 3D root; evaluate with model.root = 'predicted'")
+        return RootPlacement(
+            "GT root",
+            "unaligned metrics and pred.json use the ground-truth root (model.root = 'gt'): they are not "
+            "the network's own absolute placement; the aligned metrics do not depend on it",
+        )
+
+    @classmethod
+    def write_predictions(cls, directory: Path, joints: np.ndarray, verts: np.ndarray) -> list[str]:
+        """Write the benchmark file of this split: ``pred.json``, the FreiHAND Codalab format
+        ``[xyz_list, verts_list]``; return the names of the files written.
+
+        Args:
+            directory: where to write (created if missing).
+            joints: [N, 21, 3] camera-frame keypoints, metres, OpenCV frame, FreiHAND order, in
+                dataset order.
+            verts: [N, V, 3] camera-frame evaluation vertices, metres, OpenCV frame.
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        write_pred_json(directory / "pred.json", joints, verts)
+        return ["pred.json"]
 
     # ----------------------------------------------------------------- public
     @property
@@ -312,21 +381,11 @@ def _box_points(points: np.ndarray) -> np.ndarray:
     return np.concatenate([points.min(axis=0), points.max(axis=0)])
 
 
-def square_box(points: np.ndarray, margin: float, image_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
-    """The reference's HO-3D box around points [N, 2]: centre of their min/max, and the largest
-    distance from that centre to the min/max widened by ``margin`` pixels and clipped to the image.
-
-    Returns:
-        centre [2], half-extent (pixels).
-    """
-    height, width = image_hw
-    low, high = points.min(axis=0), points.max(axis=0)
-    center = (low + high) / 2
-    limit = np.array([width, height], dtype=np.float64)
-    low = np.clip(low - margin, 0, limit)
-    high = np.clip(high + margin, 0, limit)
-    half = float(max((high - center).max(), (center - low).max()))
-    return center, half
+def write_pred_json(path: Path, joints: np.ndarray, verts: np.ndarray) -> None:
+    """Write the Codalab layout ``[joints, verts]`` (arrays [N, 21, 3] and [N, V, 3], metres) as
+    JSON lists rounded to :data:`PRED_DECIMALS` decimals."""
+    rounded = [np.round(array.astype(np.float64), PRED_DECIMALS).tolist() for array in (joints, verts)]
+    path.write_text(json.dumps(rounded))
 
 
 _MIDDLE_MCP, _MIDDLE_PIP = FREIHAND_NAMES.index("middle_mcp"), FREIHAND_NAMES.index("middle_pip")

@@ -12,19 +12,21 @@ wrist, ``root_index`` 0) and ``bbox`` but no ``joints3d``/``joints2d``.
 Crop (the reference's, made deterministic for evaluation): the square around the projected
 joints (training) or the box corners (evaluation), ``half`` = the largest distance from the
 centre of their min/max to the min/max widened by 10 px and clipped to the image,
-``size = clamp(4·half, 50, max(H, W))``, side ``size / 0.85``. The reference draws the 0.85
-from U(0.8, 0.9) and adds N(0, 5²) px to the centre at evaluation too; here that is the
-default *training* augmentation only.
+``size = clamp(4·half, 50, max(H, W))``, side ``size / 0.85``. Drawing the 0.85 from
+U(0.8, 0.9) and adding N(0, 5²) px to the centre is the default *training* augmentation;
+evaluation crops are deterministic.
 """
 
 from __future__ import annotations
 
 import functools
+import zipfile
 from pathlib import Path
 
 import numpy as np
+from torch import Tensor
 
-from hifihr.data.base import BadSampleError, HandDataset, Record, bone_scale, clamp, require_files, require_root, square_box
+from hifihr.data.base import BadSampleError, HandDataset, Record, bone_scale, clamp, require_files, require_root, write_pred_json
 from hifihr.data.io import AnnotationError, DatasetLayoutError, binary_mask, list_files, read_channel, read_json
 from hifihr.data.registry import register_dataset
 from hifihr.data.transforms import Augmentation, project
@@ -51,6 +53,20 @@ def opengl_to_opencv(points: np.ndarray) -> np.ndarray:
     """HO-3D's OpenGL camera frame (x right, y up, z backwards) -> OpenCV (x right, y down, z
     forward): ``diag(1, −1, −1)``, its own inverse. points [..., 3] in metres."""
     return np.asarray(points, dtype=np.float64) * _OPENGL_TO_OPENCV
+
+
+def keypoint_half_extent(points: np.ndarray, margin: float, image_hw: tuple[int, int]) -> tuple[np.ndarray, float]:
+    """HO-3D's crop extent around points [N, 2] (pixels): the centre [2] of their min/max, and the
+    largest distance (pixels) from that centre to the min/max widened by ``margin`` pixels and
+    clipped to the image of size ``image_hw`` (height, width)."""
+    height, width = image_hw
+    low, high = points.min(axis=0), points.max(axis=0)
+    center = (low + high) / 2
+    limit = np.array([width, height], dtype=np.float64)
+    low = np.clip(low - margin, 0, limit)
+    high = np.clip(high + margin, 0, limit)
+    half = float(max((high - center).max(), (center - low).max()))
+    return center, half
 
 
 def _read_seg(path: Path) -> np.ndarray:
@@ -90,6 +106,9 @@ class HO3D(HandDataset):
     default_augmentation = Augmentation(scale_range=(0.8 / 0.85, 0.9 / 0.85), translation_std_px=5.0)
     #: The reference's crop: margin around the keypoints (px), box scale, minimum side (px).
     margin_px, crop_factor, min_size = 10.0, 0.85, 50.0
+    #: Texture is scored inside the rendered silhouette, whether or not the split has masks (as
+    #: the reference's HO-3D evaluation).
+    texture_in_gt_mask = False
 
     def __init__(
         self,
@@ -178,6 +197,25 @@ class HO3D(HandDataset):
     def __len__(self) -> int:
         return len(self.frames)
 
+    @classmethod
+    def texture_confidence(cls, openpose_conf: Tensor) -> Tensor:
+        """Per-sample confidence t [N]: the mean of the keypoint confidences [N, 21], ungated."""
+        return openpose_conf.mean(-1)
+
+    @classmethod
+    def write_predictions(cls, directory: Path, joints: np.ndarray, verts: np.ndarray) -> list[str]:
+        """Write HO-3D's Codalab files: ``pred.json`` (``[xyz_list, verts_list]``, HO-3D joint
+        order, OpenGL frame for joints *and* vertices, ``evaluation.txt`` order) and ``pred.zip``
+        holding it, ready to upload; return their names. Arguments as
+        :meth:`HandDataset.write_predictions` (OpenCV frame, FreiHAND order).
+        """
+        directory.mkdir(parents=True, exist_ok=True)
+        # The flip is its own inverse.
+        write_pred_json(directory / "pred.json", opengl_to_opencv(convert(joints, "freihand", "ho3d")), opengl_to_opencv(verts))
+        with zipfile.ZipFile(directory / "pred.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(directory / "pred.json", arcname="pred.json")
+        return ["pred.json", "pred.zip"]
+
     def record(self, index: int) -> Record:
         seq, frame = self.frames[index]
         seq_dir = self.split_dir / seq
@@ -216,6 +254,6 @@ class HO3D(HandDataset):
     def crop_box(self, joints2d, bbox, image_hw):
         """Keypoint box (training) or bounding-box box (evaluation), see the module docstring."""
         points = joints2d if joints2d is not None else bbox.reshape(2, 2)
-        center, half = square_box(points, self.margin_px, image_hw)
+        center, half = keypoint_half_extent(points, self.margin_px, image_hw)
         size = clamp(4.0 * half, self.min_size, float(max(image_hw)))
         return center, size / self.crop_factor

@@ -58,6 +58,7 @@ class Photos(HandDataset):
 
     name = "photos"
     mirrors = True
+    has_root = False
     default_augmentation = Augmentation(rotation_deg=30.0)
 
     def __init__(

@@ -4,13 +4,13 @@ Each frame annotates 42 keypoints (left hand 0-20, right hand 21-41, RHD order) 
 camera frame, their pixels and visibility (``uv_vis``), and K. One hand is used per frame:
 ``hand="auto"`` (the reference) takes the hand with more visible keypoints, on a tie the one
 with more mask pixels, on a further tie the right hand. A left hand is mirrored into a right
-hand — image, mask, ``u → W − u``, ``X → −X`` — and, unlike the reference, K follows:
-``cx → W − cx`` (see :func:`hifihr.data.transforms.mirror`).
+hand — image, mask, ``u → W − u``, ``X → −X`` — and K follows: ``cx → W − cx`` (see
+:func:`hifihr.data.transforms.mirror`).
 
 Crop (the reference's, deterministic for evaluation): centred on the middle MCP,
-``size = clamp(3 · max |uv − centre|, 50, 500)`` px, side ``min(size, 224) / 0.85`` (the
-reference never shrinks the image: its zoom is at least 1). The reference draws the 0.85 from
-U(0.8, 0.9) at evaluation too; here that is the default *training* augmentation only.
+``size = clamp(3 · max |uv − centre|, 50, 500)`` px, side ``min(size, 224) / 0.85`` (the crop
+never shrinks the image: its zoom is at least 1). Drawing the 0.85 from U(0.8, 0.9) is the
+default *training* augmentation; evaluation crops use 0.85.
 """
 
 from __future__ import annotations

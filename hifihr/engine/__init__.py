@@ -1,8 +1,8 @@
 """Training and evaluation: the loop, evaluation, checkpoints, processes and devices, logging.
 
-``Trainer(cfg).fit()`` trains a config (``train.py``); :func:`evaluate_config` evaluates a
-checkpoint or the initial network (``evaluate.py``); :class:`Evaluator` runs the metrics and
-writes ``eval/<epoch>/``. A run's files live in ``<experiment.output_dir>/<experiment.name>/``:
+``Trainer(cfg).fit()`` trains a config (``train.py``); :func:`evaluate_config`
+(``checkpoint_evaluation``) evaluates a checkpoint or the initial network (``evaluate.py``);
+:class:`Evaluator` (``evaluation``) runs the metrics and writes ``eval/<epoch>/``. A run's files live in ``<experiment.output_dir>/<experiment.name>/``:
 ``config.json``, ``checkpoints/{last.pt, best.pt, epoch_NNNN.pt}``, ``tb/``, ``metrics.jsonl``,
 ``best.json`` and ``eval/<epoch>/{metrics.json, <tag>/pred.json, <tag>/samples.png}``.
 """
@@ -15,8 +15,8 @@ from hifihr.engine.checkpoint import (
     save_checkpoint,
 )
 from hifihr.engine.distributed import DistContext, ShardedBatchSampler, init_distributed, select_device
-from hifihr.engine.evaluate import evaluate_config
-from hifihr.engine.evaluator import Evaluator, summary_line, write_predictions
+from hifihr.engine.checkpoint_evaluation import evaluate_config
+from hifihr.engine.evaluation import Evaluator, summary_line
 from hifihr.engine.logging import RunLogger, read_metrics
 from hifihr.engine.nonfinite import NonFiniteLossError
 from hifihr.engine.run_folder import RunFolder
@@ -48,5 +48,4 @@ __all__ = [
     "save_checkpoint",
     "select_device",
     "summary_line",
-    "write_predictions",
 ]

@@ -222,8 +222,8 @@ def group_weights(weights: Mapping[str, torch.Tensor], groups: tuple[str, ...], 
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: Mapping[str, Any]) -> None:
     """Restore an optimiser's state, refusing a state made for other parameters.
 
-    The reference dropped such a state silently ("optimizer not loaded"); here it is an error
-    that says what differs, since the intended run would not be the one that runs.
+    A mismatch is an error that says what differs, since the intended run would not be the one
+    that runs.
 
     Raises:
         CheckpointError: the numbers of parameter groups or of parameters, or a state's shape,

@@ -90,7 +90,7 @@ from hifihr.engine.distributed import (
     unwrap,
     wrap_model,
 )
-from hifihr.engine.evaluator import Evaluator, summary_line, texture_map
+from hifihr.engine.evaluation import Evaluator, summary_line, texture_map
 from hifihr.engine.logging import RunLogger, write_json
 from hifihr.engine.nonfinite import NonFiniteGuard, nonfinite_terms
 from hifihr.engine.optim import build_optimizer, set_epoch_lr

@@ -19,7 +19,7 @@ from .fitter import (
     initial_state,
     posed,
 )
-from .views import FitViews, read_image, read_keypoints_json, single_view
+from .views import FitViews, read_image_tensor, read_keypoints_json, single_view
 
 __all__ = [
     "FitOptions",
@@ -35,7 +35,7 @@ __all__ = [
     "fit_light",
     "initial_state",
     "posed",
-    "read_image",
+    "read_image_tensor",
     "read_keypoints_json",
     "single_view",
 ]

@@ -81,7 +81,7 @@ class FitViews:
         return project_points(expanded, self.K, R, t, min_depth=1e-4)[..., :2]
 
 
-def read_image(path: str | Path) -> Tensor:
+def read_image_tensor(path: str | Path) -> Tensor:
     """An image file as [3, H, W] RGB float in [0, 1]."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:

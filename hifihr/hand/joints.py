@@ -21,9 +21,8 @@ mediapipe   MediaPipe's ``HandLandmark`` enum (:data:`MEDIAPIPE_LANDMARK_NAMES`)
 =========== ==========================================================================
 
 NIMBLE's 25 anatomical joints (carpal root, a CMC joint for every metacarpal, bone-end tips)
-are listed in :data:`NIMBLE_JOINT_NAMES`; :data:`NIMBLE_TO_FREIHAND` picks the 21 that carry a
-FreiHAND name (dropping met2..met5). Those NIMBLE joints sit inside the bones, so they are a
-visualisation aid, not a substitute for keypoints regressed from the skin.
+are listed in :data:`NIMBLE_JOINT_NAMES`. They sit inside the bones; the 21 keypoints are
+regressed from the skin.
 """
 
 from __future__ import annotations
@@ -52,8 +51,6 @@ def _finger_joints(finger: str) -> tuple[str, str, str]:
 MANO16_NAMES: tuple[str, ...] = ("wrist",) + tuple(
     name for finger in ("index", "middle", "pinky", "ring", "thumb") for name in _finger_joints(finger)
 )
-#: Parent of each MANO joint (-1 for the root).
-MANO16_PARENTS: tuple[int, ...] = (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14)
 
 _TIPS = tuple(f"{finger}_tip" for finger in FINGERS)
 
@@ -114,12 +111,6 @@ NIMBLE_PARENTS: tuple[int, ...] = (-1,) + tuple(
 )
 #: For each of NIMBLE's 20 bones, the joint it rotates about (the joint's row of the full pose).
 NIMBLE_BONE_JOINTS: tuple[int, ...] = tuple(j for j in range(25) if not NIMBLE_JOINT_NAMES[j].endswith("_end"))
-#: Bone-end joints: they take the identity rotation in the kinematic chain.
-NIMBLE_END_JOINTS: tuple[int, ...] = tuple(j for j in range(25) if NIMBLE_JOINT_NAMES[j].endswith("_end"))
-#: NIMBLE joint index of each FreiHAND keypoint, by anatomy (met1 = thumb CMC; met2-5 dropped).
-NIMBLE_TO_FREIHAND: tuple[int, ...] = (0, 1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19, 21, 22, 23, 24)
-#: NIMBLE joint closest to FreiHAND's root keypoint (middle MCP): ``pro3``.
-NIMBLE_ROOT_INDEX = NIMBLE_JOINT_NAMES.index("pro3")
 
 
 def _canonical(order: str) -> str:

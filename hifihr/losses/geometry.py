@@ -2,8 +2,7 @@
 
 Ground-truth 3D in a batch is absolute (camera frame, metres). :func:`root_relative` subtracts
 the root keypoint (``batch["root_index"]``, 9 by default) from both the ground truth and the
-prediction, so every 3D term compares root-relative quantities: the reference skipped this for
-HO-3D training, comparing root-relative predictions with absolute camera coordinates. For a
+prediction, so every 3D term compares root-relative quantities, on every dataset. For a
 prediction already relative to that keypoint the subtraction changes nothing.
 """
 
@@ -128,7 +127,7 @@ def open_2dj_penalty(squared_distance: Tensor) -> Tensor:
     """The Huber-like penalty of ``open_2dj`` on a squared pixel distance s = d^2.
 
     rho(d) = d^2 / 10 for d < 5, d - 2.5 for d >= 5 (equal, 2.5, at d = 5). Written on d^2 with a
-    clamped square root so the gradient is finite at d = 0 (the reference's sqrt is not).
+    clamped square root so the gradient is finite at d = 0.
 
     Args:
         squared_distance: any shape, pixels^2, >= 0.
@@ -168,7 +167,7 @@ def joint_3d(pred: Prediction, batch: Mapping[str, Any], *, base: str = "l1") ->
 def joint_3d_norm(pred: Prediction, batch: Mapping[str, Any]) -> Tensor:
     """3D keypoints relative to the middle MCP (keypoint 9) on both sides, squared error (metres^2).
 
-    The reference's deprecated ``loss_func`` term (``lambda_j3d_norm`` = 100): always MSE,
+    The reference's ``loss_func`` term (``lambda_j3d_norm`` = 100): always MSE,
     always rooted at keypoint 9 whatever the batch's root, mean over B x 21 x 3.
     """
     index = torch.full((pred.batch_size,), ROOT_INDEX, dtype=torch.long, device=pred.joints3d.device)

@@ -9,13 +9,10 @@ Every term compares the *hand on black*, ``R_hand = R - (1 - a) * bg = a * hand`
 its white background:
 
 * supervised terms (``texture``, ``mrgb``, ``ssim_tex``): ``R_hand`` against ``M * I``, the
-  input masked by the ground-truth mask. Both sides are 0 off both masks, as in the reference
-  (which used ``R * binarised a``; for full coverage the two agree).
+  input masked by the ground-truth mask. Both sides are 0 off both masks.
 * self-supervised terms (``*_self``): ``R_hand`` against ``a * I``, the input masked by the
   *same* rendered coverage, so both sides are 0 wherever the mesh is not drawn and a partly
-  covered pixel is weighted by ``a`` on both sides. The reference compared R (background 1)
-  with ``I * sil`` (background 0), a constant offset in ``texture_self`` and a bias towards
-  dark hands in ``mrgb_self`` and ``ssim_tex_self``.
+  covered pixel is weighted by ``a`` on both sides.
 
 Per-sample confidences t (``texture_con``, :func:`texture_confidence`) weight ``texture_self``
 and ``mrgb_self`` as ``sum_b t_b^2 x_b / sum_b t_b^2``.
@@ -23,12 +20,13 @@ and ``mrgb_self`` as ``sum_b t_b^2 x_b / sum_b t_b^2``.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hifihr.data.registry import DATASETS
 from hifihr.losses.geometry import weighted_mean
 from hifihr.losses.prediction import Prediction
 from hifihr.losses.registry import register_loss
@@ -36,9 +34,6 @@ from hifihr.metrics.texture import ssim
 
 #: Fields every render-and-compare term reads from the prediction.
 RENDER_FIELDS = ("render.rgb", "render.alpha", "background")
-
-#: OpenPose confidence below which a FreiHAND sample gets texture confidence 0 (reference).
-TEXTURE_CONFIDENCE_MIN = 0.1
 
 
 def hand_on_black(render: Any, background: Tensor) -> Tensor:
@@ -55,52 +50,29 @@ def hand_on_black(render: Any, background: Tensor) -> Tensor:
     return render.rgb - (1.0 - render.alpha) * background.to(render.rgb).view(1, 3, 1, 1)
 
 
-def _gated_mean(conf: Tensor) -> Tensor:
-    """FreiHAND rule: mean confidence, 0 for a sample whose lowest confidence is <= 0.1."""
-    return conf.mean(-1) * (conf.amin(-1) > TEXTURE_CONFIDENCE_MIN).to(conf.dtype)
-
-
-def _mean(conf: Tensor) -> Tensor:
-    """HO-3D rule: mean confidence."""
-    return conf.mean(-1)
-
-
-#: How each dataset turns OpenPose confidences [N, 21] into texture confidences [N] (reference
-#: ``texture_con``; FreiHAND's constant factor 1.1 cancels in the weighted means and is left out).
-TEXTURE_CONFIDENCE_RULES: dict[str, Callable[[Tensor], Tensor]] = {
-    "freihand": _gated_mean,
-    "synthetic": _gated_mean,
-    "ho3d_v2": _mean,
-    "ho3d_v3": _mean,
-    # Detector keypoints (hifihr.detect): a sample without a matched hand has confidence 0.
-    "photos": _gated_mean,
-    "rhd": _gated_mean,
-}
-
-
 def texture_confidence(openpose_conf: Tensor, datasets: Sequence[str]) -> Tensor:
     """Per-sample confidence t of the self-supervised photometric terms (reference ``texture_con``).
 
+    Each sample gets the rule of its dataset, :meth:`hifihr.data.HandDataset.texture_confidence`
+    of the class registered under its name.
+
     Args:
         openpose_conf: [B, 21] OpenPose confidences.
-        datasets: B dataset registry names (``batch["dataset"]``), selecting the rule in
-            :data:`TEXTURE_CONFIDENCE_RULES`.
+        datasets: B dataset registry names (``batch["dataset"]``).
 
     Returns:
         [B] confidences >= 0.
+
+    Raises:
+        ValueError: the number of names is not B, or a name is not a registered dataset.
     """
     if len(datasets) != openpose_conf.shape[0]:
         raise ValueError(f"texture_confidence: {len(datasets)} dataset names for {openpose_conf.shape[0]} samples")
-    unknown = sorted(set(datasets) - set(TEXTURE_CONFIDENCE_RULES))
-    if unknown:
-        raise ValueError(
-            f"texture_confidence: no confidence rule for dataset(s) {unknown}; "
-            f"known: {', '.join(sorted(TEXTURE_CONFIDENCE_RULES))}"
-        )
+    rules = {name: DATASETS.get(name).cls.texture_confidence for name in sorted(set(datasets))}
     result = torch.empty(openpose_conf.shape[0], dtype=openpose_conf.dtype, device=openpose_conf.device)
-    for name in set(datasets):
+    for name, rule in rules.items():
         rows = torch.tensor([i for i, d in enumerate(datasets) if d == name], device=openpose_conf.device)
-        result[rows] = TEXTURE_CONFIDENCE_RULES[name](openpose_conf[rows])
+        result[rows] = rule(openpose_conf[rows])
     return result
 
 

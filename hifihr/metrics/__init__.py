@@ -7,17 +7,14 @@ image or as the reference did per batch; :func:`ssim` is shared with the losses.
 """
 
 from hifihr.metrics.pose import (
-    FREIHAND_ZERO_BASELINE,
     FSCORE_THRESHOLDS_M,
     PoseEvaluation,
     evaluate_split,
     fscore,
-    mean_prediction,
     nearest_distances,
     pck_auc,
     point_errors,
     procrustes_align,
-    zero_prediction,
 )
 from hifihr.metrics.texture import (
     TEXTURE_PROTOCOLS,
@@ -35,17 +32,14 @@ from hifihr.metrics.texture import (
 )
 
 __all__ = [
-    "FREIHAND_ZERO_BASELINE",
     "FSCORE_THRESHOLDS_M",
     "PoseEvaluation",
     "evaluate_split",
     "fscore",
-    "mean_prediction",
     "nearest_distances",
     "pck_auc",
     "point_errors",
     "procrustes_align",
-    "zero_prediction",
     "TEXTURE_PROTOCOLS",
     "MissingWeightsError",
     "TextureMetrics",

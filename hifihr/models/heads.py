@@ -47,8 +47,7 @@ class ParamHead(nn.Module):
 
     The last layer starts with small weights (std 1e-3) and zero bias, so the untrained network
     predicts zero normalised coefficients: the PCA-mean hand at the mean orientation (HaMeR
-    predicts offsets from mean parameters likewise). The reference's Kaiming initialisation
-    gives random poses, which its RHD pretraining then had to undo.
+    predicts offsets from mean parameters likewise).
     """
 
     def __init__(self, out_features: int, in_features: int = 512) -> None:

@@ -8,8 +8,7 @@ Data flow of :meth:`HiFiHR.forward`::
     root placement: ground-truth root (the reference) or the CameraHead's prediction
     Renderer: skin placed in the camera -> RenderOutput (rgb, alpha, soft_alpha)
 
-One root keypoint places both the projected keypoints and the rendered mesh (the reference
-placed the mesh by NIMBLE joint 11 and the keypoints by the regressed keypoint 9).
+One root keypoint places both the projected keypoints and the rendered mesh.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Evaluating a checkpoint, or the network a config starts from, and comparing with a baseline."""
+"""Evaluating a checkpoint, or the network a config starts from (``evaluate.py``), and comparing the
+result with a baseline's ``metrics.json`` (``--baseline``, the learning targets of ``make train``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from rich.table import Table
 from hifihr.config import Config
 from hifihr.engine.checkpoint import load_checkpoint, load_model_weights
 from hifihr.engine.distributed import barrier, init_distributed, wrap_model
-from hifihr.engine.evaluator import Evaluator, summary_line
+from hifihr.engine.evaluation import Evaluator, summary_line
 from hifihr.engine.logging import RunLogger
 from hifihr.engine.setup import build_network, run_dir
 

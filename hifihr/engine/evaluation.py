@@ -12,26 +12,27 @@ deterministic crops, placed at the ground-truth root (or its predicted root, ``m
   need the ground-truth vertices and predicted vertices of the same topology (MANO, 778).
 * **Texture** (:func:`hifihr.metrics.texture_metrics`): the render (clamped to [0, 1], as a
   saved image) against the input crop, inside the ground-truth hand mask where the split has
-  masks (FreiHAND), else, and always for HO-3D as the reference did, inside the rendered
-  silhouette, with ``eval.texture_protocol``: ``"masked"`` per image, or
+  masks and the dataset scores there (``HandDataset.texture_in_gt_mask``; not HO-3D), else
+  inside the rendered silhouette, with ``eval.texture_protocol``: ``"masked"`` per image, or
   ``"reference"`` per batch as the paper's numbers. LPIPS (AlexNet) when ``eval.lpips`` and its
   weights are in the cache; when they are not, a note says which file is missing and how to
   provide it, and every other metric is still computed.
-* **Dumps** in ``eval/<epoch>/<tag>/``: ``pred.json`` as the FreiHAND Codalab format
-  (``[xyz_list, verts_list]``, metres, OpenCV camera frame, FreiHAND order, dataset order);
-  for HO-3D the Codalab format instead (HO-3D joint order, OpenGL frame for joints *and*
-  vertices, ``evaluation.txt`` order) plus ``pred.zip`` ready to upload; ``samples.png``, the
-  best, median and worst samples by PA-MPJPE (or by PSNR without 3D labels).
+* **Dumps** in ``eval/<epoch>/<tag>/``: the dataset's benchmark files
+  (``HandDataset.write_predictions``: ``pred.json`` in the FreiHAND Codalab format; HO-3D's
+  Codalab ``pred.json`` and ``pred.zip``); ``samples.png``, the best, median and worst samples
+  by PA-MPJPE (or by PSNR without 3D labels).
 * ``eval/<epoch>/metrics.json``: ``{"epoch", "step", "checkpoint", "run": {"name", "supervision",
   "texture", "hand", "backbone"}, "datasets": {tag: metrics}}``.
 
 Unaligned numbers: the camera-frame prediction is placed at the root the network used, the
 ground truth's with ``model.root = "gt"`` (the reference's setting). Each split's metrics then
-carry ``"unaligned_root": "GT root"`` and a note: the unaligned errors, AUCs and F-scores (and
+carry the label and note of the dataset's :meth:`~hifihr.data.HandDataset.root_placement`:
+``"unaligned_root": "GT root"`` and a note that the unaligned errors, AUCs and F-scores (and
 the toolbox keys ``xyz_mean3d``, ``xyz_auc3d``, ``mesh_mean3d``, ``mesh_auc3d``, ``f_score_*``)
 and ``pred.json`` are not the network's own absolute placement. With ``model.root =
-"predicted"`` they use the camera head's root (``"unaligned_root": "predicted"``). The
-Procrustes- and root-aligned metrics do not depend on the root.
+"predicted"`` they use the camera head's root (``"unaligned_root": "predicted"``); a dataset
+without a 3D root (photos) is evaluated only so. The Procrustes- and root-aligned metrics do
+not depend on the root.
 
 Under DDP every rank evaluates its share of each batch; rank 0 gathers, computes and writes. The
 ``"reference"`` texture protocol then averages per-rank shards of batches (its figure depends on
@@ -40,9 +41,7 @@ the batch composition by design); evaluate on one process to compare with the pa
 
 from __future__ import annotations
 
-import json
 import math
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -52,19 +51,12 @@ import torch
 from torch import nn
 
 from hifihr.config import Config
-from hifihr.data import collate, set_epoch
-from hifihr.data.ho3d import opengl_to_opencv
+from hifihr.data import HandDataset, collate, set_epoch
 from hifihr.engine.distributed import DistContext, all_gather_objects, unwrap
 from hifihr.engine.logging import RunLogger, write_json
 from hifihr.engine.setup import NamedDataset, batch_root_index, build_datasets, sharded_loader, to_device
-from hifihr.hand.joints import convert
 from hifihr.metrics import MissingWeightsError, evaluate_split, load_lpips_alex, texture_metrics
 from hifihr.viz import PANEL_TITLES, make_grid, sample_panels, save_png
-
-#: Datasets whose benchmark takes the HO-3D Codalab format.
-HO3D_DATASETS = ("ho3d_v2", "ho3d_v3")
-#: Decimals of metres kept in pred.json (0.1 micrometre, below float32 resolution at 1 m).
-PRED_DECIMALS = 7
 
 
 def texture_map(model: nn.Module, texture_params: Optional[torch.Tensor], batch: int) -> Optional[torch.Tensor]:
@@ -109,32 +101,6 @@ def _merge(parts: list[_Collected]) -> _Collected:
     return out
 
 
-def _rounded(array: np.ndarray) -> list:
-    return np.round(array.astype(np.float64), PRED_DECIMALS).tolist()
-
-
-def write_predictions(directory: Path, dataset_name: str, joints: np.ndarray, verts: np.ndarray) -> list[str]:
-    """Write the benchmark file(s) of one split; return their names.
-
-    Args:
-        directory: where to write.
-        dataset_name: registry name; HO-3D gets the Codalab HO-3D format and a zip.
-        joints: [N, 21, 3] camera-frame keypoints, metres, OpenCV frame, FreiHAND order, in
-            dataset order.
-        verts: [N, V, 3] camera-frame evaluation vertices, metres, OpenCV frame.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    if dataset_name in HO3D_DATASETS:
-        joints = opengl_to_opencv(convert(joints, "freihand", "ho3d"))  # the flip is its own inverse
-        verts = opengl_to_opencv(verts)
-    (directory / "pred.json").write_text(json.dumps([_rounded(joints), _rounded(verts)]))
-    if dataset_name not in HO3D_DATASETS:
-        return ["pred.json"]
-    with zipfile.ZipFile(directory / "pred.zip", "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(directory / "pred.json", arcname="pred.json")
-    return ["pred.json", "pred.zip"]
-
-
 class Evaluator:
     """Evaluates a network on the config's validation datasets (see the module docstring).
 
@@ -158,6 +124,8 @@ class Evaluator:
         self.ctx = ctx
         self.logger = logger
         self.datasets: list[NamedDataset] = build_datasets(cfg.data.val, cfg, evaluation=True)
+        # Asked now, so that a dataset without a root fails before any sample is run.
+        self.placements = {named.tag: named.dataset.root_placement(cfg.model.root == "predicted") for named in self.datasets}
         self.loaders = [
             sharded_loader(
                 [named.dataset],
@@ -183,7 +151,7 @@ class Evaluator:
             self.lpips = self.lpips.to(ctx.device).eval()
 
     @torch.no_grad()
-    def _collect(self, model: nn.Module, loader, progress, tag: str, dataset_name: str) -> _Collected:
+    def _collect(self, model: nn.Module, loader, progress, tag: str, dataset: HandDataset) -> _Collected:
         out = _Collected()
         protocol = self.cfg.eval.texture_protocol
         task = progress.add_task(f"eval {tag}", total=len(loader), status="")
@@ -202,7 +170,7 @@ class Evaluator:
             if "verts3d" in batch:
                 out.gt_verts += list(batch["verts3d"].double().cpu().numpy())
             if pred.render is not None:
-                gt_mask = "mask" in batch and dataset_name not in HO3D_DATASETS
+                gt_mask = "mask" in batch and dataset.texture_in_gt_mask
                 out.gt_mask.add(gt_mask)
                 mask = batch["mask"] if gt_mask else (pred.render.alpha > 0).float()
                 render = pred.render.rgb.float().clamp(0.0, 1.0)  # what a saved image shows
@@ -263,14 +231,11 @@ class Evaluator:
         joints = np.stack(data.joints)[order]
         verts = np.stack(data.verts)[order]
         root_index = data.root_index.pop() if len(data.root_index) == 1 else None
-        predicted_root = self.cfg.model.root == "predicted"
-        metrics: dict[str, Any] = {"num_samples": int(len(index)), "unaligned_root": "predicted" if predicted_root else "GT root"}
+        placement = self.placements[named.tag]
+        metrics: dict[str, Any] = {"num_samples": int(len(index)), "unaligned_root": placement.label}
         notes: list[str] = list(self.notes)
-        if not predicted_root:
-            notes.append(
-                "unaligned metrics and pred.json use the ground-truth root (model.root = 'gt'): they are not "
-                "the network's own absolute placement; the aligned metrics do not depend on it"
-            )
+        if placement.note is not None:
+            notes.append(placement.note)
         scores, score_name, higher_better, unit = None, "", False, ""
         if data.gt_joints:
             gt_joints = np.stack(data.gt_joints)[order]
@@ -307,7 +272,7 @@ class Evaluator:
                 for i, value in zip(data.texture_index, values["psnr_db"]):
                     psnr[position[int(i)]] = value
                 scores, score_name, higher_better, unit = psnr, "PSNR", True, "dB"
-        metrics["files"] = write_predictions(directory, named.spec.name, joints, verts)
+        metrics["files"] = named.dataset.write_predictions(directory, joints, verts)
         if self.cfg.eval.figure_samples > 0 and scores is not None:
             positions, labels = self._select(np.asarray(scores, dtype=np.float64), higher_better, unit, score_name)
             if positions:
@@ -342,7 +307,7 @@ class Evaluator:
         with progress:
             for named, loader in zip(self.datasets, self.loaders):
                 set_epoch(loader, 0)
-                data = self._collect(model, loader, progress, named.tag, named.spec.name)
+                data = self._collect(model, loader, progress, named.tag, named.dataset)
                 parts = all_gather_objects(data, self.ctx)
                 if self.ctx.is_main:
                     results[named.tag] = self._finish(model, named, _merge(parts), Path(out_dir) / named.tag)
