@@ -24,7 +24,7 @@ from hifihr.config import (
 )
 from hifihr.config_import import convert
 from hifihr.hand import list_hand_models
-from hifihr.losses import SUPERVISION_PRESETS, WeightSchedule
+from hifihr.losses import SUPERVISION_PRESETS, Objective, WeightSchedule
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = ROOT / "config"
@@ -37,6 +37,7 @@ SHIPPED = [
     "FreiHAND/weak_texture.json", "FreiHAND/weak_texture_best.json",
     "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json", "HO3D/weak_texture.json",
     "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json", "synthetic/self_uv_align.json",
+    "synthetic/full_staged.json", "synthetic/ablation.json",
     "photos/self.json",
 ]  # fmt: skip
 
@@ -300,6 +301,32 @@ def test_shipped_configs_mirror_the_reference_runs():
     assert synthetic.hand.model == "open_hand" and synthetic.data.batch_size <= 16
     assert (synthetic.model.backbone, synthetic.model.pretrained) == ("efficientnet_lite0", True)  # weights from the pinned package
     assert synthetic.data.train[0].name == "synthetic" and synthetic.data.train[0].options["openpose"] is True
+
+
+@pytest.mark.parametrize("epoch", [1, 12, 14])
+def test_make_trains_first_stage_is_geometry_without_a_render(epoch):
+    cfg = load_config(CONFIG_DIR / "synthetic/full_staged.json")
+    objective = Objective(cfg.loss.resolved_weights())
+    weights = objective.weights_at(epoch)
+    assert not objective.needs_render_at(epoch)
+    assert weights["joint_3d"] == 200.0
+    assert weights["joint_2d"] == 0.01  # trains the camera head: the root is predicted
+    assert cfg.model.root == "predicted"
+
+
+@pytest.mark.parametrize("epoch", [15, 16])
+def test_make_trains_second_stage_adds_the_photometric_terms(epoch):
+    cfg = load_config(CONFIG_DIR / "synthetic/full_staged.json")
+    objective = Objective(cfg.loss.resolved_weights())
+    assert objective.needs_render_at(epoch)
+    assert {name for name, w in objective.weights_at(epoch).items() if w > 0} >= {"texture", "mrgb", "ssim_tex", "joint_3d"}
+    assert cfg.train.epochs == 16
+
+
+def test_make_trains_learning_rate_falls_after_epoch_12():
+    optim = load_config(CONFIG_DIR / "synthetic/full_staged.json").optim
+    assert optim.lr_at(12) == pytest.approx(3e-4)
+    assert optim.lr_at(13) == pytest.approx(9e-5)
 
 
 def test_command_line_prints_the_resolved_config(tmp_path, capsys):
