@@ -24,7 +24,7 @@ from hifihr.config import (
     save_config,
 )
 from hifihr.config_import import convert_reference_config
-from hifihr.losses import SUPERVISION_PRESETS, WeightSchedule
+from hifihr.losses import SUPERVISION_PRESETS, Objective, WeightSchedule
 from hifihr.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +38,7 @@ SHIPPED = [
     "FreiHAND/weak_texture.json", "FreiHAND/weak_texture_best.json",
     "HO3D/full.json", "HO3D/weak.json", "HO3D/self.json", "HO3D/weak_texture.json",
     "synthetic/full.json", "synthetic/weak.json", "synthetic/self.json", "synthetic/self_uv_align.json",
+    "synthetic/full_staged.json", "synthetic/ablation.json",
     "photos/self.json",
 ]  # fmt: skip
 
@@ -354,6 +355,35 @@ def test_shipped_configs_mirror_the_reference_runs():
     assert (synthetic.model.backbone, synthetic.model.pretrained) == ("efficientnet_lite0", True)  # weights from the pinned package
     assert synthetic.data.train[0].name == "synthetic"
     assert synthetic.data.train[0].options["openpose"] is True
+
+
+@pytest.mark.parametrize("epoch", [1, 10])
+def test_make_trains_first_stage_is_geometry_without_a_render(epoch):
+    cfg = load_config(CONFIG_DIR / "synthetic/full_staged.json")
+    objective = Objective(cfg.loss.resolved_weights())
+    weights = objective.weights_at(epoch)
+    assert not objective.needs_render_at(epoch)
+    assert weights["joint_3d"] == 200.0
+    assert weights["joint_2d"] == 0.01  # trains the camera head: the root is predicted
+    assert cfg.model.root == "predicted"
+
+
+@pytest.mark.parametrize("epoch", [11, 16])
+def test_make_trains_second_stage_adds_the_self_supervised_photometric_terms(epoch):
+    cfg = load_config(CONFIG_DIR / "synthetic/full_staged.json")
+    objective = Objective(cfg.loss.resolved_weights())
+    active = {name for name, w in objective.weights_at(epoch).items() if w > 0}
+    assert objective.needs_render_at(epoch)
+    assert active >= {"texture_self", "mrgb_self", "ssim_tex_self", "joint_3d"}
+    assert not active & {"texture", "mrgb", "ssim_tex", "sil"}  # no term reads the ground-truth mask
+    assert cfg.train.epochs == 16
+    assert cfg.data.train[0].options["openpose"]  # the confidences of texture_self
+
+
+def test_make_trains_learning_rate_falls_after_epoch_12():
+    optim = load_config(CONFIG_DIR / "synthetic/full_staged.json").optim
+    assert optim.lr_at(12) == pytest.approx(3e-4)
+    assert optim.lr_at(13) == pytest.approx(9e-5)
 
 
 def test_command_line_prints_the_resolved_config(tmp_path, capsys):

@@ -7,6 +7,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 from hifihr.config import config_to_dict, save_config
 from hifihr.engine.ablation import TEXTURE_TERMS, WITH_TEXTURE, WITHOUT_TEXTURE, ablation_configs
 from test_engine_setup import tiny_config, tiny_root  # noqa: F401  (fixture)
@@ -38,11 +40,12 @@ def test_variants_of_the_shipped_synthetic_config(tmp_path):
     assert base["optim"] == self_tex["optim"] and base["render"] == self_tex["render"] and base["data"]["val"] == self_tex["data"]["val"]
 
 
-def test_ablation_run_measures_the_texture_effect(tiny_root, tmp_path, capsys):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ablation_run_measures_the_texture_effect(tiny_root, tmp_path, capsys, jobs):
     base = tmp_path / "base.json"
     save_config(tiny_config(tiny_root, name="abl", dataset="synthetic", loss={"supervision": "weak", "drop": ["perceptual"]}), base)
     out = tmp_path / "ablation"
-    assert ablate.main(["--config", str(base), "--modes", "weak", "--set", "train.epochs=1", "--out", str(out), "--device", "cpu"]) == 0
+    assert ablate.main(["--config", str(base), "--modes", "weak", "--set", "train.epochs=1", "--out", str(out), "--device", "cpu", "--jobs", str(jobs)]) == 0
     table = (out / "ablation.md").read_text()
     assert table == capsys.readouterr().out
     with_tex = json.loads((out / "abl_weak" / "eval" / "1" / "metrics.json").read_text())["datasets"]["synthetic_evaluation"]
@@ -53,3 +56,15 @@ def test_ablation_run_measures_the_texture_effect(tiny_root, tmp_path, capsys):
     assert effect[:2] == ["| synthetic_evaluation", "weak"]
     assert effect[8] == f"{with_tex['psnr_db'] - without['psnr_db']:+.2f}"  # measured, both runs rendered
     assert (out / "ablation.csv").read_text().count("\n") == 3
+
+
+def test_a_term_added_from_another_modes_preset_stays_with_full(tmp_path):
+    # joint_2d (weak's 2D keypoints) added to a full base trains full's camera; self must not see
+    # the ground-truth keypoints, and weak already has it in its preset.
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps({"base": str(Path("config/synthetic/full.json").resolve()), "loss": {"supervision": "full", "add": {"joint_2d": 0.5}}}))
+    variants = {(cfg.loss.supervision, label): cfg.loss.resolved_weights() for label, cfg in ablation_configs(base, [], ["full", "weak", "self"], tmp_path)}
+    assert variants["full", WITH_TEXTURE]["joint_2d"].at(1) == 0.5
+    assert variants["weak", WITH_TEXTURE]["joint_2d"].at(1) == 0.01
+    assert "joint_2d" not in variants["self", WITH_TEXTURE]
+    assert "joint_2d" not in variants["self", WITHOUT_TEXTURE]

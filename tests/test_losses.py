@@ -664,3 +664,18 @@ def test_objective_rejects_unknown_terms_and_misplaced_networks():
     objective = Objective({"perceptual": 1.0, "joint_3d": 1.0}, networks={"perceptual": FrozenNetwork(tiny_features())})
     assert objective.terms == ("perceptual", "joint_3d")
     assert list(objective.networks) == ["perceptual"]
+
+
+@pytest.mark.parametrize("epoch, expected", [(1, False), (2, False), (3, True), (9, True)])
+def test_render_is_needed_only_while_a_render_term_weighs(epoch, expected):
+    # texture reads the render from epoch 3 on; joint_3d never does.
+    objective = Objective({"joint_3d": 1.0, "texture": WeightSchedule((0.0, 0.02), (3,))})
+    assert objective.needs_render_at(epoch) is expected
+
+
+def test_a_staged_objective_runs_without_a_render_while_render_terms_weigh_zero():
+    pred, batch = full_batch()
+    objective = Objective({"joint_3d": 1.0, "texture": WeightSchedule((0.0, 0.02), (3,))})
+    out = objective(replace(pred, render=None), batch, 1)
+    assert set(out.weighted) == {"joint_3d"}
+    assert objective.needs_render

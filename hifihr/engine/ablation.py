@@ -9,8 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import torch
+from rich.console import Console
+
 from hifihr.config import Config, apply_override, config_from_dict, read_config_file
 from hifihr.engine.tables import COLUMNS, ResultRow
+from hifihr.engine.trainer import Trainer
 from hifihr.losses import preset_weights
 
 MODES = ("full", "weak", "self")
@@ -22,15 +26,30 @@ TEXTURE_TERMS = frozenset(
 WITH_TEXTURE, WITHOUT_TEXTURE = "with texture", "without texture"
 
 
+def train_variant(cfg: Config, device: str, threads: int) -> Path:
+    """Train one variant with ``threads`` CPU threads (a whole run, from scratch); its run folder."""
+    torch.set_num_threads(threads)
+    Trainer(cfg, device=device, overwrite=True, console=Console(stderr=True)).fit()
+    return Path(cfg.experiment.output_dir) / cfg.experiment.name
+
+
 def variant(base: dict[str, Any], mode: str, texture: bool, out: str | Path) -> dict[str, Any]:
     """The raw config dict of one variant (see ``scripts/ablate.py``)."""
     data = copy.deepcopy(base)
     preset = set(preset_weights(mode))
     loss = data.setdefault("loss", {})
+    base_mode = loss.get("supervision", mode)
     loss["supervision"] = mode
     loss["drop"] = [name for name in loss.get("drop", []) if name in preset]
     loss["weights"] = {name: w for name, w in loss.get("weights", {}).items() if name in preset}
-    loss["add"] = {name: w for name, w in loss.get("add", {}).items() if name not in preset}
+    # A term from some preset that the base adds to its own mode (say weak's joint_2d added to full)
+    # is supervision of the base's mode: the other modes leave it out.
+    supervised = set().union(*(preset_weights(m) for m in MODES))
+    loss["add"] = {
+        name: w
+        for name, w in loss.get("add", {}).items()
+        if name not in preset and (mode == base_mode or name not in supervised)
+    }
     if not texture:
         loss["drop"] += sorted((preset - set(loss["drop"])) & TEXTURE_TERMS)
         loss["add"] = {name: w for name, w in loss["add"].items() if name not in TEXTURE_TERMS}

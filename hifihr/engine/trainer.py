@@ -302,7 +302,7 @@ class Trainer:
         )
         with autocast:
             pred = self.model(
-                batch["image"], batch["K"], batch.get("root"), batch_root_index(batch), render=self.objective.needs_render
+                batch["image"], batch["K"], batch.get("root"), batch_root_index(batch), render=self.objective.needs_render_at(epoch)
             )
         return pred, self.objective(pred, batch, epoch)
 

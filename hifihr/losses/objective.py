@@ -93,6 +93,15 @@ class Objective(nn.Module):
         """True when some active term reads the render."""
         return any(term.needs_render for term in self._terms.values())
 
+    def needs_render_at(self, epoch: int) -> bool:
+        """True when some term that reads the render has a non-zero weight at global epoch ``epoch``.
+
+        A staged schedule (render terms at weight 0 in the first epochs) trains those epochs
+        without drawing the hand, which the objective would not read.
+        """
+        weights = self.weights_at(epoch)
+        return any(term.needs_render and weights[name] != 0.0 for name, term in self._terms.items())
+
     def required_fields(self) -> dict[str, tuple[str, ...]]:
         """Active term name -> the batch fields it reads."""
         return {name: term.required_fields for name, term in self._terms.items()}
