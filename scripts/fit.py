@@ -11,7 +11,9 @@ Stages (``--stages``, any of keypoints,render,ham; default all): (a) pose and sh
 2D keypoints, (b) plus silhouette, photometric and uv_align terms with texture and per-view SH
 lights, (c) FMHR's HAM (vertex offsets and a free albedo map). The hand starts as the mean hand
 placed by the keypoints (PnP), or as a checkpoint's prediction (``--checkpoint``, a run trained
-with model.root = predicted). The hand is taken to be a right hand.
+with model.root = predicted). A left hand (``--side left``, or the keypoints entry's ``side`` /
+``handedness`` with the default ``--side auto``) is fitted in the mirrored views as a right hand
+and mirrored back, as the demo does (hifihr.fit.mirror); everything written is of the left hand.
 
 Writes into --out: hand.obj/.mtl/_diffuse.png, hand.glb, losses.png, overlay_XX.png and
 fit.json (keypoints in metres in the world and in each camera frame; see hifihr.fit.outputs).
@@ -31,7 +33,9 @@ import torch
 from hifihr.data.multiview import load_multiview
 from hifihr.demo import DemoError
 from hifihr.fit import STAGES, FitOptions, Fitter, FitViews, read_image, read_keypoints_json, single_view
+from hifihr.fit.mirror import fit_left_hand, mirror_views
 from hifihr.fit.outputs import write_outputs
+from hifihr.fit.views import read_hand_side
 from hifihr.hand import AssetError, load_hand_model
 from hifihr.render import project_points
 
@@ -50,6 +54,10 @@ def parse_args(argv):
     )  # fmt: skip
     parser.add_argument("--keypoints-key", default=None, help="entry of a keypoints JSON mapping to read (one photo)")
     parser.add_argument("--hand-index", type=int, default=0, help="which hand of a keypoints entry listing several (default: 0)")
+    parser.add_argument(
+        "--side", choices=("auto", "right", "left"), default="auto",
+        help="which hand: auto (the keypoints entry's side or handedness, else right), right or left",
+    )  # fmt: skip
     parser.add_argument("--mask", default=None, help="hand mask of --image (non-zero = hand); enables the silhouette term")
     parser.add_argument("--checkpoint", default=None, help="start from this checkpoint's prediction (model.root = predicted)")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
@@ -106,6 +114,17 @@ def multiview_views(args) -> tuple[FitViews, list[str], tuple[float, float]]:
     return FitViews(case.images, case.K, case.R, case.t, case.masks, keypoints, conf), list(case.names), (1.0, 1.0)
 
 
+def hand_side(args, names: list[str]) -> str:
+    """``--side``, or with ``auto`` what the keypoints JSON says (for --multiview: the first
+    view's entry), else ``"right"``."""
+    if args.side != "auto":
+        return args.side
+    if args.keypoints in (None, "none", "gt"):
+        return "right"
+    key = args.keypoints_key if args.image is not None else names[0]
+    return read_hand_side(args.keypoints, key, args.hand_index) or "right"
+
+
 def options_from(args) -> FitOptions:
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = sorted(set(stages) - set(STAGES))
@@ -131,12 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         views, names, pixel_scale = photo_views(args) if args.image is not None else multiview_views(args)
         options = options_from(args)
+        left = hand_side(args, names) == "left"
         state = None
         hand = load_hand_model("open_hand")
         if args.checkpoint is not None:
             from hifihr.fit.initial import state_from_checkpoint
 
-            state, hand_cfg = state_from_checkpoint(args.checkpoint, views)
+            # a left hand's start is read in the mirrored views it is fitted in
+            state, hand_cfg = state_from_checkpoint(args.checkpoint, mirror_views(views) if left else views)
             if hand_cfg.model == "mano":
                 raise ValueError(f"{args.checkpoint} uses the MANO hand; fitting refines a NIMBLE-format (UV-textured) hand")
             hand = load_hand_model(
@@ -144,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                 pose_ncomp=hand_cfg.pose_ncomp, tex_ncomp=hand_cfg.tex_ncomp,
             )  # fmt: skip
         with Progress(disable=args.quiet) as progress:
-            fitter = Fitter(hand, views, options, progress=progress)
-            result = fitter.run(state)
-        written = write_outputs(fitter, result, args.out, names, {"input": args.image or args.multiview}, pixel_scale)
+            if left:
+                result = fit_left_hand(hand, views, options, state, progress)
+            else:
+                result = Fitter(hand, views, options, progress=progress).run(state)
+        extra = {"input": args.image or args.multiview}
+        written = write_outputs(Fitter(hand, views, options), result, args.out, names, extra, pixel_scale)
     except (ValueError, FileNotFoundError, KeyError, AssetError, DemoError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
