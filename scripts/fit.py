@@ -9,7 +9,8 @@
 
 Stages (``--stages``, any of keypoints,render,ham; default all): (a) pose and shape from the
 2D keypoints, (b) plus silhouette, photometric and uv_align terms with texture and per-view SH
-lights, (c) FMHR's HAM (vertex offsets and a free albedo map). The hand starts as the mean hand
+lights, (c) FMHR's HAM (vertex offsets and a free albedo: a per-vertex change over the
+texture-space map, or with ``--albedo uv`` every texel). The hand starts as the mean hand
 placed by the keypoints (PnP), or as a checkpoint's prediction (``--checkpoint``, a run trained
 with model.root = predicted). A left hand (``--side left``, or the keypoints entry's ``side`` /
 ``handedness`` with the default ``--side auto``) is fitted in the mirrored views as a right hand
@@ -32,7 +33,7 @@ import torch
 
 from hifihr.data.multiview import load_multiview
 from hifihr.demo import DemoError
-from hifihr.fit import STAGES, FitOptions, Fitter, FitViews, read_image, read_keypoints_json, single_view
+from hifihr.fit import ALBEDO_MODES, STAGES, FitOptions, Fitter, FitViews, read_image, read_keypoints_json, single_view
 from hifihr.fit.mirror import fit_left_hand, mirror_views
 from hifihr.fit.outputs import write_outputs
 from hifihr.fit.views import read_hand_side
@@ -63,6 +64,7 @@ def parse_args(argv):
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--iterations", nargs=3, type=int, metavar=("A", "B", "C"), help="iterations of the three stages")
     parser.add_argument("--subdivide", action="store_true", help="HAM on the mesh after one midpoint subdivision")
+    parser.add_argument("--albedo", choices=ALBEDO_MODES, default="vertex", help="HAM's free albedo (default: vertex)")
     parser.add_argument("--uv-align", type=float, default=None, help="weight of uv_align in stage (b) (0 turns it off)")
     parser.add_argument("--supersample", type=int, default=2, help="anti-aliasing factor while fitting (default: 2)")
     parser.add_argument("--max-side", type=int, default=256, help="downscale a photo so its longer side is at most this")
@@ -133,7 +135,7 @@ def options_from(args) -> FitOptions:
     options = FitOptions(supersample=args.supersample)
     a = dataclasses.replace(options.keypoints, enabled="keypoints" in stages)
     b = dataclasses.replace(options.render, enabled="render" in stages)
-    c = dataclasses.replace(options.ham, enabled="ham" in stages, subdivide=args.subdivide)
+    c = dataclasses.replace(options.ham, enabled="ham" in stages, subdivide=args.subdivide, albedo=args.albedo)
     if args.iterations is not None:
         a = dataclasses.replace(a, iterations=args.iterations[0])
         b = dataclasses.replace(b, iterations=args.iterations[1])

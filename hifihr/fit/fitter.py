@@ -12,7 +12,8 @@ orientation in ``pose[:, :3]``. Each view renders it with its own K, R, t and SH
   the texture coefficients and one SH light per view also free.
 * **(c) HAM** (FMHR's Hand Albedo and Mesh optimisation): the parametric mesh of (b) is held;
   free per-vertex offsets (optionally after one midpoint subdivision: topology refined, never
-  changed) and a free UV albedo map initialised from (b)'s texture, with the lights, minimise
+  changed) and a free albedo initialised from (b)'s texture (a per-vertex change written into
+  the map, or every texel free: ``HamStage.albedo``), with the lights, minimise
   the photometric L1 + 20 albedo Laplacian + 40 vertex-offset Laplacian + 20 |silhouette -
   parametric silhouette| + 100 edge-length change + 2 displacement (lengths in
   ``length_unit_m``), Adam, 100 iterations.
