@@ -63,13 +63,14 @@ def fit_case(hand, folder: Path, options: FitOptions) -> dict:
 
     record["stages"]["initial"] = {**stage_metrics(hand, *parametric(state), case, holdout_views), "seconds": 0.0}
     state, rec = fitter.fit_keypoints(state)
-    record["stages"]["keypoints"] = {**stage_metrics(hand, *parametric(state), case, holdout_views), "seconds": rec.seconds}
+    record["stages"]["keypoints"] = {**stage_metrics(hand, *parametric(state), case, holdout_views), "seconds": rec.seconds, "cpu_seconds": rec.cpu_seconds}
     state, rec = fitter.fit_render(state)
-    record["stages"]["render"] = {**stage_metrics(hand, *parametric(state), case, holdout_views), "seconds": rec.seconds}
+    record["stages"]["render"] = {**stage_metrics(hand, *parametric(state), case, holdout_views), "seconds": rec.seconds, "cpu_seconds": rec.cpu_seconds}
     verts, faces, uvs, faces_uvs, albedo, lights, rec = fitter.fit_ham(state, state.lights)
     record["stages"]["ham"] = {
         **stage_metrics(hand, verts[0], faces, uvs, faces_uvs, albedo[0].clamp(0, 1), case, holdout_views),
         "seconds": rec.seconds,
+        "cpu_seconds": rec.cpu_seconds,
         "fit_photometric": rec.losses["photometric"][-1],
     }
     return record

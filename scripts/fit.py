@@ -9,9 +9,12 @@
 
 Stages (``--stages``, any of keypoints,render,ham; default all): (a) pose and shape from the
 2D keypoints, (b) plus silhouette, photometric and uv_align terms with texture and per-view SH
-lights, (c) FMHR's HAM (vertex offsets and a free albedo map). The hand starts as the mean hand
+lights, (c) FMHR's HAM (vertex offsets and a free albedo: a per-vertex change over the
+texture-space map, or with ``--albedo uv`` every texel). The hand starts as the mean hand
 placed by the keypoints (PnP), or as a checkpoint's prediction (``--checkpoint``, a run trained
-with model.root = predicted). The hand is taken to be a right hand.
+with model.root = predicted). A left hand (``--side left``, or the keypoints entry's ``side`` /
+``handedness`` with the default ``--side auto``) is fitted in the mirrored views as a right hand
+and mirrored back, as the demo does (hifihr.fit.mirror); everything written is of the left hand.
 
 Writes into --out: hand.obj/.mtl/_diffuse.png, hand.glb, losses.png, overlay_XX.png and
 fit.json (keypoints in metres in the world and in each camera frame; see hifihr.fit.outputs).
@@ -30,8 +33,10 @@ import torch
 
 from hifihr.data.multiview import load_multiview
 from hifihr.demo import DemoError
-from hifihr.fit import STAGES, FitOptions, Fitter, FitViews, read_image_tensor, read_keypoints_json, single_view
+from hifihr.fit import ALBEDO_MODES, STAGES, FitOptions, Fitter, FitViews, read_image_tensor, read_keypoints_json, single_view
+from hifihr.fit.mirror import fit_left_hand, mirror_views
 from hifihr.fit.outputs import write_outputs
+from hifihr.fit.views import read_hand_side
 from hifihr.hand import AssetError, load_hand_model
 from hifihr.render import project_points
 
@@ -50,11 +55,16 @@ def parse_args(argv):
     )  # fmt: skip
     parser.add_argument("--keypoints-key", default=None, help="entry of a keypoints JSON mapping to read (one photo)")
     parser.add_argument("--hand-index", type=int, default=0, help="which hand of a keypoints entry listing several (default: 0)")
+    parser.add_argument(
+        "--side", choices=("auto", "right", "left"), default="auto",
+        help="which hand: auto (the keypoints entry's side or handedness, else right), right or left",
+    )  # fmt: skip
     parser.add_argument("--mask", default=None, help="hand mask of --image (non-zero = hand); enables the silhouette term")
     parser.add_argument("--checkpoint", default=None, help="start from this checkpoint's prediction (model.root = predicted)")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {','.join(STAGES)}")
     parser.add_argument("--iterations", nargs=3, type=int, metavar=("A", "B", "C"), help="iterations of the three stages")
     parser.add_argument("--subdivide", action="store_true", help="HAM on the mesh after one midpoint subdivision")
+    parser.add_argument("--albedo", choices=ALBEDO_MODES, default="vertex", help="HAM's free albedo (default: vertex)")
     parser.add_argument("--uv-align", type=float, default=None, help="weight of uv_align in stage (b) (0 turns it off)")
     parser.add_argument("--supersample", type=int, default=2, help="anti-aliasing factor while fitting (default: 2)")
     parser.add_argument("--max-side", type=int, default=256, help="downscale a photo so its longer side is at most this")
@@ -106,6 +116,17 @@ def multiview_views(args) -> tuple[FitViews, list[str], tuple[float, float]]:
     return FitViews(case.images, case.K, case.R, case.t, case.masks, keypoints, conf), list(case.names), (1.0, 1.0)
 
 
+def hand_side(args, names: list[str]) -> str:
+    """``--side``, or with ``auto`` what the keypoints JSON says (for --multiview: the first
+    view's entry), else ``"right"``."""
+    if args.side != "auto":
+        return args.side
+    if args.keypoints in (None, "none", "gt"):
+        return "right"
+    key = args.keypoints_key if args.image is not None else names[0]
+    return read_hand_side(args.keypoints, key, args.hand_index) or "right"
+
+
 def options_from(args) -> FitOptions:
     stages = [s.strip() for s in args.stages.split(",") if s.strip()]
     unknown = sorted(set(stages) - set(STAGES))
@@ -114,7 +135,7 @@ def options_from(args) -> FitOptions:
     options = FitOptions(supersample=args.supersample)
     a = dataclasses.replace(options.keypoints, enabled="keypoints" in stages)
     b = dataclasses.replace(options.render, enabled="render" in stages)
-    c = dataclasses.replace(options.ham, enabled="ham" in stages, subdivide=args.subdivide)
+    c = dataclasses.replace(options.ham, enabled="ham" in stages, subdivide=args.subdivide, albedo=args.albedo)
     if args.iterations is not None:
         a = dataclasses.replace(a, iterations=args.iterations[0])
         b = dataclasses.replace(b, iterations=args.iterations[1])
@@ -131,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         views, names, pixel_scale = photo_views(args) if args.image is not None else multiview_views(args)
         options = options_from(args)
+        left = hand_side(args, names) == "left"
         state = None
         hand = load_hand_model("open_hand")
         if args.checkpoint is not None:
             from hifihr.fit.initial import state_from_checkpoint
 
-            state, hand_cfg = state_from_checkpoint(args.checkpoint, views)
+            # a left hand's start is read in the mirrored views it is fitted in
+            state, hand_cfg = state_from_checkpoint(args.checkpoint, mirror_views(views) if left else views)
             if hand_cfg.model == "mano":
                 raise ValueError(f"{args.checkpoint} uses the MANO hand; fitting refines a NIMBLE-format (UV-textured) hand")
             hand = load_hand_model(
@@ -144,9 +167,12 @@ def main(argv: list[str] | None = None) -> int:
                 pose_ncomp=hand_cfg.pose_ncomp, tex_ncomp=hand_cfg.tex_ncomp,
             )  # fmt: skip
         with Progress(disable=args.quiet) as progress:
-            fitter = Fitter(hand, views, options, progress=progress)
-            result = fitter.run(state)
-        written = write_outputs(fitter, result, args.out, names, {"input": args.image or args.multiview}, pixel_scale)
+            if left:
+                result = fit_left_hand(hand, views, options, state, progress)
+            else:
+                result = Fitter(hand, views, options, progress=progress).run(state)
+        extra = {"input": args.image or args.multiview}
+        written = write_outputs(Fitter(hand, views, options), result, args.out, names, extra, pixel_scale)
     except (ValueError, FileNotFoundError, KeyError, AssetError, DemoError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -16,7 +16,10 @@ from hifihr.fit.mesh import (
     mesh_edges,
     subdivide_midpoint,
     uniform_laplacian,
+    uv_texels,
+    vertex_values_to_map,
 )
+from hifihr.render.textures import sample_uv_map
 from hifihr.metrics.surface import point_to_surface
 
 TETRA_FACES = torch.tensor([[0, 2, 1], [0, 1, 3], [1, 2, 3], [0, 3, 2]])
@@ -90,6 +93,32 @@ def test_regulariser_gradients_match_finite_differences(energy):
         "image": lambda v: image_laplacian_energy(v.view(1, 3, 3, 3)),
     }
     assert torch.autograd.gradcheck(fns[energy], (x,), eps=1e-6, atol=1e-6)
+
+
+def test_vertex_values_written_into_the_uv_map_interpolate_linearly_at_the_texel_positions():
+    # a 4 x 4 grid whose UV layout is its own (x, y) over 3: an affine per-vertex value must come
+    # back at each texel as the same affine function of the texel's uv (sample_uv_map's positions)
+    verts, faces = grid_mesh(4)
+    verts_uvs = (verts[:, :2] / 3.0).float()
+    size = 7
+    texels = uv_texels(verts_uvs, faces, size)
+    values = torch.stack([verts_uvs[:, 0], verts_uvs[:, 1], 0.2 + 0.5 * verts_uvs[:, 0] - 0.3 * verts_uvs[:, 1]], 1)
+    maps = vertex_values_to_map(values, faces, texels)
+    assert maps.shape == (1, size, size, 3)
+    cols, rows = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="xy")
+    u, v = cols / (size - 1), 1.0 - rows / (size - 1)
+    assert_close(maps[0, ..., 0], u.float(), atol=1e-5)
+    assert_close(maps[0, ..., 1], v.float(), atol=1e-5)
+    assert_close(maps[0, ..., 2], (0.2 + 0.5 * u - 0.3 * v).float(), atol=1e-5)
+    # sampled back at the vertices' own uv it gives the vertex values
+    assert_close(sample_uv_map(maps, verts_uvs[None, None])[0, 0], values, atol=1e-5)
+    # texels outside the layout stay 0; the map is linear in the values (gradient flows)
+    half = uv_texels(verts_uvs * 0.5, faces, size)
+    assert vertex_values_to_map(torch.ones(16, 1), faces, half)[0, 0, -1].item() == 0.0
+    assert vertex_values_to_map(torch.ones(16, 1), faces, half)[0, -1, 0].item() == 1.0
+    leaf = values.clone().requires_grad_(True)
+    vertex_values_to_map(leaf, faces, texels).sum().backward()
+    assert leaf.grad.abs().sum() > 0
 
 
 def test_midpoint_subdivision_keeps_the_surface_and_refines_the_topology():

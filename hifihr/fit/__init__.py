@@ -6,6 +6,7 @@ results (``scripts/fit.py``).
 """
 
 from .fitter import (
+    ALBEDO_MODES,
     STAGES,
     FitOptions,
     FitResult,
@@ -22,6 +23,7 @@ from .fitter import (
 from .views import FitViews, read_image_tensor, read_keypoints_json, single_view
 
 __all__ = [
+    "ALBEDO_MODES",
     "FitOptions",
     "FitResult",
     "FitViews",

@@ -12,7 +12,8 @@ orientation in ``pose[:, :3]``. Each view renders it with its own K, R, t and SH
   the texture coefficients and one SH light per view also free.
 * **(c) HAM** (FMHR's Hand Albedo and Mesh optimisation): the parametric mesh of (b) is held;
   free per-vertex offsets (optionally after one midpoint subdivision: topology refined, never
-  changed) and a free UV albedo map initialised from (b)'s texture, with the lights, minimise
+  changed) and a free albedo initialised from (b)'s texture (a per-vertex change written into
+  the map, or every texel free: ``HamStage.albedo``), with the lights, minimise
   the photometric L1 + 20 albedo Laplacian + 40 vertex-offset Laplacian + 20 |silhouette -
   parametric silhouette| + 100 edge-length change + 2 displacement (lengths in
   ``length_unit_m``), Adam, 100 iterations.
@@ -43,11 +44,17 @@ from .mesh import (
     laplacian_energy,
     mesh_edges,
     subdivide_midpoint,
+    uv_texels,
+    vertex_values_to_map,
 )
 from .views import FitViews
 
 #: The stage names, in order.
 STAGES = ("keypoints", "render", "ham")
+
+#: HAM's free albedo: ``"vertex"``, a per-vertex colour change added to the texture-space map
+#: (written into the map through the UV layout), or ``"uv"``, every texel of the map free.
+ALBEDO_MODES = ("vertex", "uv")
 
 #: Fingers up (-y), palm towards the camera (-z), thumb right (+x): NIMBLE's fingers point along
 #: +z, the palm faces -y and the thumb is on +x (as ``hifihr.data.synthetic.PALM_TO_CAMERA``).
@@ -73,11 +80,14 @@ class KeypointStage:
 class RenderStage:
     """Stage (b). Terms: keypoints and priors as (a), texture_prior (mean square of the texture
     coefficients), silhouette (mean |soft silhouette - mask|, needs masks), photometric (mean
-    |hand render - masked image| over the mask-or-coverage pixels), uv_align."""
+    |hand render - masked image| over the mask-or-coverage pixels), uv_align. ``lr_texture``
+    is ten times ``lr``: the texture coefficients start at the mean texture and reach |2|
+    within the stage's iterations (Adam moves each by about its lr per step)."""
 
     enabled: bool = True
     iterations: int = 80
     lr: float = 0.02
+    lr_texture: float = 0.2
     lr_translation_m: float = 0.001
     lr_light: float = 0.05
     keypoints: float = 0.1
@@ -91,9 +101,10 @@ class RenderStage:
 
 @dataclass(frozen=True)
 class HamStage:
-    """Stage (c), FMHR's HAM, with FMHR's weights. ``length_unit_m``: unit of the geometric
-    terms (0.01: centimetres). ``albedo_size``: side of the free UV albedo map (None: the
-    hand's texture size)."""
+    """Stage (c), FMHR's HAM, with FMHR's weights. ``albedo``: one of :data:`ALBEDO_MODES`
+    (``albedo_laplacian`` is then the mean squared umbrella Laplacian of the per-vertex change,
+    or the 5-point Laplacian of the map). ``length_unit_m``: unit of the geometric terms (0.01:
+    centimetres). ``albedo_size``: side of the albedo map (None: the hand's texture size)."""
 
     enabled: bool = True
     iterations: int = 100
@@ -109,6 +120,11 @@ class HamStage:
     displacement: float = 2.0
     length_unit_m: float = 0.01
     albedo_size: Optional[int] = None
+    albedo: str = "vertex"
+
+    def __post_init__(self) -> None:
+        if self.albedo not in ALBEDO_MODES:
+            raise ValueError(f"ham.albedo: expected one of {', '.join(ALBEDO_MODES)}, got {self.albedo!r}")
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,9 @@ class FitResult:
         joints: [21, 3] world keypoints of the parametric hand (the offsets do not move them).
         initial_joints: [21, 3] before fitting.
         stages: a record per stage that ran.
+        lights: [N, 9, 3] final SH light of each view (camera frame).
+        left: True for a left hand fitted in the mirrored views (:mod:`hifihr.fit.mirror`):
+            meshes, keypoints and lights are the left hand's, ``state`` the mirrored hand's.
     """
 
     state: HandState
@@ -187,6 +206,7 @@ class FitResult:
     initial_joints: Tensor
     stages: list[StageRecord]
     lights: Tensor
+    left: bool = False
 
 
 def posed(hand: NimbleLayer, state: HandState):
@@ -389,7 +409,8 @@ class Fitter:
             x.requires_grad_(True)
         optimizer = torch.optim.Adam(
             [
-                {"params": [state.shape, state.pose, state.texture], "lr": stage.lr},
+                {"params": [state.shape, state.pose], "lr": stage.lr},
+                {"params": [state.texture], "lr": stage.lr_texture},
                 {"params": [state.translation], "lr": stage.lr_translation_m},
                 {"params": [state.lights], "lr": stage.lr_light},
             ]
@@ -432,23 +453,32 @@ class Fitter:
         edges = mesh_edges(faces)
         unit = stage.length_unit_m
         offsets = torch.zeros_like(base_verts, requires_grad=True)
-        albedo = texture_map.detach().clone().requires_grad_(True)
         lights = lights.detach().clone().requires_grad_(True)
+        base_map = texture_map.detach()
+        if stage.albedo == "uv":
+            free = base_map.clone().requires_grad_(True)
+            albedo_map = lambda: free  # noqa: E731
+            albedo_smoothness = lambda: image_laplacian_energy(free)  # noqa: E731
+        else:
+            free = torch.zeros(base_verts.shape[1], 3, requires_grad=True)
+            texels = uv_texels(verts_uvs, faces_uvs, base_map.shape[1])
+            albedo_map = lambda: base_map + vertex_values_to_map(free, faces, texels)  # noqa: E731
+            albedo_smoothness = lambda: laplacian_energy(free[None], edges)  # noqa: E731
         optimizer = torch.optim.Adam(
             [
                 {"params": [offsets], "lr": stage.lr_offsets_m},
-                {"params": [albedo], "lr": stage.lr_albedo},
+                {"params": [free], "lr": stage.lr_albedo},
                 {"params": [lights], "lr": stage.lr_light},
             ]
         )
 
         def step() -> dict[str, Tensor]:
             verts = base_verts + offsets
-            render = self.render(verts, faces, TexturesUV(albedo, verts_uvs, faces_uvs), lights, soft=stage.mask > 0)
+            render = self.render(verts, faces, TexturesUV(albedo_map(), verts_uvs, faces_uvs), lights, soft=stage.mask > 0)
             scaled = offsets / unit
             terms = {
                 "photometric": stage.photometric * photometric_error(render, self.views, self.background),
-                "albedo_laplacian": stage.albedo_laplacian * image_laplacian_energy(albedo),
+                "albedo_laplacian": stage.albedo_laplacian * albedo_smoothness(),
                 "vertex_laplacian": stage.vertex_laplacian * laplacian_energy(scaled, edges),
                 "edge_length": stage.edge_length * edge_length_energy(verts / unit, base_verts / unit, edges),
                 "displacement": stage.displacement * displacement_energy(scaled),
@@ -460,8 +490,8 @@ class Fitter:
 
         record = self._loop("ham", stage.iterations, optimizer, step)
         with torch.no_grad():
-            albedo.clamp_(0.0, 1.0)
-        return (base_verts + offsets).detach(), faces, verts_uvs, faces_uvs, albedo.detach(), lights.detach(), record
+            albedo = albedo_map().clamp(0.0, 1.0)
+        return (base_verts + offsets).detach(), faces, verts_uvs, faces_uvs, albedo, lights.detach(), record
 
     def run(self, state: Optional[HandState] = None) -> FitResult:
         """Run the enabled stages from ``state`` (default: :func:`initial_state`)."""
@@ -527,6 +557,7 @@ def fit_light(renderer: Renderer, verts: Tensor, faces: Tensor, textures: Textur
 
 
 __all__ = [
+    "ALBEDO_MODES",
     "FitOptions",
     "FitResult",
     "Fitter",

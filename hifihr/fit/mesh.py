@@ -10,6 +10,8 @@ import torch
 from torch import Tensor
 
 from hifihr.render.camera import check_shape
+from hifihr.render.interpolate import PixelBatch
+from hifihr.render.rasterize import rasterize
 
 
 def mesh_edges(faces: Tensor) -> Tensor:
@@ -73,6 +75,43 @@ def image_laplacian_energy(maps: Tensor) -> Tensor:
     centre = padded[..., 1:-1, 1:-1]
     neighbours = padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1] + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]
     return (centre - neighbours / 4.0).pow(2).sum(1).mean()
+
+
+def uv_texels(verts_uvs: Tensor, faces_uvs: Tensor, size: int) -> PixelBatch:
+    """The texels of a ``size`` x ``size`` map covered by the UV layout, with the face covering
+    each and its barycentrics there: the UV triangles rasterized in texture space, with the
+    texel positions of :func:`hifihr.render.textures.sample_uv_map` (column c at
+    u = c / (size - 1), row r at v = 1 - r / (size - 1)).
+
+    Args:
+        verts_uvs: [T, 2] OBJ texture coordinates. faces_uvs: [F, 3].
+
+    Returns:
+        A one-image :class:`~hifihr.render.interpolate.PixelBatch` over the (size, size) map.
+    """
+    check_shape("verts_uvs", verts_uvs, ("T", 2))
+    scale = size - 1
+    # the rasterizer samples pixel centres (c + 0.5, r + 0.5)
+    x = verts_uvs[:, 0] * scale + 0.5
+    y = (1.0 - verts_uvs[:, 1]) * scale + 0.5
+    screen = torch.stack([x, y, torch.ones_like(x)], dim=-1)[None].detach()
+    return PixelBatch.from_fragments(rasterize(screen, faces_uvs, (size, size)))
+
+
+def vertex_values_to_map(values: Tensor, faces: Tensor, texels: PixelBatch) -> Tensor:
+    """Per-vertex values written into a UV map: at each covered texel the values of the covering
+    face's corners (``faces``, mesh vertex indices aligned with the UV faces of ``texels``)
+    interpolated with the texel's barycentrics; 0 on uncovered texels. Linear in ``values``.
+
+    Args:
+        values: [V, C]. faces: [F, 3]. texels: from :func:`uv_texels`.
+
+    Returns:
+        [1, size, size, C].
+    """
+    check_shape("values", values, ("V", "C"))
+    interpolated = texels.interpolate(values[faces])
+    return texels.to_image(interpolated, values.new_zeros(values.shape[-1]))
 
 
 def _midpoints(faces: Tensor, num: int) -> tuple[Tensor, Tensor]:

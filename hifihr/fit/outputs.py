@@ -4,9 +4,10 @@
 in the world frame (the camera frame of a single view), metres, with its albedo map.
 ``<out>/losses.png``: one panel per stage, every weighted term per iteration (log scale).
 ``<out>/overlay_%02d.png``: per view, the image, the initial hand and the refined hand over it.
-``<out>/fit.json``: keypoints in the world frame and in each camera frame (metres), projected
-keypoints and K in the input files' pixels, the parameters, lights and per-stage losses and
-times.
+``<out>/fit.json``: the side (a left hand is fitted mirrored, see :mod:`hifihr.fit.mirror`;
+its parameters are the mirrored right hand's), keypoints in the world frame and in each camera
+frame (metres), projected keypoints and K in the input files' pixels, the parameters, lights
+and per-stage losses and times.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from hifihr.viz.grid import make_grid, save_png
 from hifihr.viz.overlay import draw_keypoints, overlay, to_uint8
 
 from .fitter import FitResult, Fitter
+from .mirror import rewind
 
 
 
@@ -65,7 +67,8 @@ def write_overlays(fitter: Fitter, result: FitResult, out: Path, names: Sequence
     views = fitter.views
     hand = fitter.hand
     white = SHLight.white(views.num_views).coeffs
-    before = _render_views(fitter, result.initial_verts, hand.faces, hand.verts_uvs, hand.faces_uvs, result.initial_texture_map, white)
+    faces, faces_uvs = (rewind(hand.faces), rewind(hand.faces_uvs)) if result.left else (hand.faces, hand.faces_uvs)
+    before = _render_views(fitter, result.initial_verts, faces, hand.verts_uvs, faces_uvs, result.initial_texture_map, white)
     after = _render_views(fitter, result.verts, result.faces, result.verts_uvs, result.faces_uvs, result.texture_map, result.lights)
     uv_before = views.project(result.initial_joints).numpy()
     uv_after = views.project(result.joints).numpy()
@@ -113,6 +116,7 @@ def result_json(
     state = result.state
     record = {
         "hand_model": "NIMBLE format (FreiHAND keypoint order)",
+        "side": "left" if result.left else "right",
         "joints3d_world_m": joints.tolist(),
         "views": views,
         "params": {

@@ -94,6 +94,43 @@ KEYPOINT_KEYS = ("keypoints", "keypoints2d", "joints2d", "uv")
 CONFIDENCE_KEYS = ("conf", "confidence", "visible")
 
 
+#: Names under which a keypoints entry may say which hand it is ("left" or "right").
+SIDE_KEYS = ("side", "handedness")
+
+
+def _keypoint_entry(path: str | Path, key: Optional[str], hand_index: int):
+    """The entry of one hand in a keypoints JSON (see :func:`read_keypoints_json`)."""
+    data = json.loads(Path(path).read_text())
+    if isinstance(data, dict) and key is not None:
+        if key not in data:
+            raise ValueError(f"{path}: no entry {key!r}; entries: {', '.join(sorted(data))[:400]}")
+        data = data[key]
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        if not 0 <= hand_index < len(data):
+            raise ValueError(f"{path}: hand index {hand_index} out of range (the entry lists {len(data)} hands)")
+        data = data[hand_index]
+    return data
+
+
+def read_hand_side(path: str | Path, key: Optional[str] = None, hand_index: int = 0) -> Optional[str]:
+    """``"left"`` or ``"right"`` from the same entry as :func:`read_keypoints_json` (under one of
+    :data:`SIDE_KEYS`, as the real photos' annotations and the detector write), or None when
+    the entry does not say.
+
+    Raises:
+        ValueError: as :func:`read_keypoints_json`, or a side other than left / right.
+    """
+    data = _keypoint_entry(path, key, hand_index)
+    if not isinstance(data, dict):
+        return None
+    name = next((k for k in SIDE_KEYS if k in data), None)
+    if name is None:
+        return None
+    if data[name] not in ("left", "right"):
+        raise ValueError(f"{path}: {name!r}: expected 'left' or 'right', got {data[name]!r}")
+    return data[name]
+
+
 def read_keypoints_json(path: str | Path, key: Optional[str] = None, hand_index: int = 0) -> tuple[Tensor, Tensor]:
     """2D keypoints (FreiHAND order, pixels) from a JSON file.
 
@@ -108,15 +145,7 @@ def read_keypoints_json(path: str | Path, key: Optional[str] = None, hand_index:
     Raises:
         ValueError: a missing ``key`` or ``hand_index``, or not 21 rows of 2 or 3 numbers.
     """
-    data = json.loads(Path(path).read_text())
-    if isinstance(data, dict) and key is not None:
-        if key not in data:
-            raise ValueError(f"{path}: no entry {key!r}; entries: {', '.join(sorted(data))[:400]}")
-        data = data[key]
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        if not 0 <= hand_index < len(data):
-            raise ValueError(f"{path}: hand index {hand_index} out of range (the entry lists {len(data)} hands)")
-        data = data[hand_index]
+    data = _keypoint_entry(path, key, hand_index)
     conf = None
     if isinstance(data, dict):
         name = next((k for k in KEYPOINT_KEYS if k in data), None)
