@@ -327,7 +327,8 @@ REQUIRED_KEYS = (
 #: Shipped configs that mirror no reference run (sized for a 2-core CPU).
 NOT_MIRRORED = (
     "photos/self.json",
-    "synthetic/full.json", "synthetic/self.json", "synthetic/self_uv_align.json", "synthetic/weak.json",
+    "synthetic/ablation.json", "synthetic/full.json", "synthetic/full_staged.json", "synthetic/self.json",
+    "synthetic/self_uv_align.json", "synthetic/weak.json",
 )  # fmt: skip
 
 
