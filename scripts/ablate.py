@@ -9,8 +9,8 @@ Each variant is the base config with (``hifihr.engine.ablation``):
 
 * ``loss.supervision`` set to the mode; the base's ``loss.drop``/``weights``/``add`` entries kept
   where they name a term of that mode's preset, and a term the base adds from one of the presets
-  (say weak's ``joint_2d`` added to full) only in the base's own mode; ``self`` reads the OpenPose-format detections
-  (``openpose: true`` in every training set's options);
+  (say weak's ``joint_2d`` added to full) only in the base's own mode; ``self`` reads the
+  OpenPose-format detections (``openpose: true`` in every training set's options);
 * without texture: no texture or light head (``model.texture = false``, ``model.light =
   "none"``, no soft silhouette) and none of the photometric terms, the silhouette, ``mtex`` or
   ``light_reg``, like the reference's ``*_no_tex`` configs. Such a network still renders its
@@ -42,11 +42,18 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
-
 from rich.console import Console
 
 from hifihr.config import ConfigError
-from hifihr.engine.ablation import MODES, train_variant, ablation_configs, seed_summary_table, seeded_texture_effect_table, summarise_seeds, texture_effect_table
+from hifihr.engine.ablation import (
+    MODES,
+    ablation_configs,
+    seed_summary_table,
+    seeded_texture_effect_table,
+    summarise_seeds,
+    texture_effect_table,
+    train_variant,
+)
 from hifihr.engine.tables import collect_rows, csv_table, markdown_table
 
 

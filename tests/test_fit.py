@@ -34,10 +34,14 @@ def hand():
     return load_hand_model("open_hand")
 
 
-def case_views(folder: Path, keypoints: bool = True) -> FitViews:
-    case = load_multiview(folder)
+def true_views(case, keypoints: bool = True) -> FitViews:
+    """A multi-view case's views with its true 2D keypoints (or none)."""
     uv = project_points(case.joints_world[None].expand(case.num_views, -1, -1), case.K, case.R, case.t)[..., :2]
     return FitViews(case.images, case.K, case.R, case.t, case.masks, uv if keypoints else None)
+
+
+def case_views(folder: Path, keypoints: bool = True) -> FitViews:
+    return true_views(load_multiview(folder), keypoints)
 
 
 def tiny_options(**ham) -> FitOptions:

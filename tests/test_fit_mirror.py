@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 from helpers import assert_close
+from test_fit import tiny_options, true_views
 
 from hifihr.data.multiview import MultiViewOptions, generate_multiview, list_hands, load_multiview
-from hifihr.fit import FitOptions, Fitter, FitViews, HamStage, HandState, posed
+from hifihr.fit import Fitter, HamStage, HandState, posed
 from hifihr.fit.mirror import fit_left_hand, mirror_points, mirror_sh, mirror_views, rewind
 from hifihr.fit.views import read_hand_side
 from hifihr.hand import load_hand_model
-from hifihr.render import Renderer, SHLight, TexturesUV, project_points
+from hifihr.render import Renderer, SHLight, TexturesUV
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,21 +32,6 @@ def dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hand():
     return load_hand_model("open_hand")
-
-
-def true_views(case, keypoints: bool = True) -> FitViews:
-    uv = project_points(case.joints_world[None].expand(case.num_views, -1, -1), case.K, case.R, case.t)[..., :2]
-    return FitViews(case.images, case.K, case.R, case.t, case.masks, uv if keypoints else None)
-
-
-def tiny_options(**ham) -> FitOptions:
-    options = FitOptions()
-    return dataclasses.replace(
-        options,
-        keypoints=dataclasses.replace(options.keypoints, iterations=30),
-        render=dataclasses.replace(options.render, iterations=8),
-        ham=dataclasses.replace(options.ham, iterations=8, **ham),
-    )
 
 
 def test_the_mirrored_scene_renders_the_flipped_images(dataset, hand):
