@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from helpers import assert_close
-from test_fit import tiny_options, true_views
+from test_fit import dataset, hand, run_script, tiny_options, true_views  # noqa: F401  (fixtures)
 
-from hifihr.data.multiview import MultiViewOptions, generate_multiview, list_hands, load_multiview
+from hifihr.data.multiview import list_hands, load_multiview
 from hifihr.fit import Fitter, HamStage, HandState, posed
 from hifihr.fit.mirror import fit_left_hand, mirror_points, mirror_sh, mirror_views, rewind
 from hifihr.fit.views import read_hand_side
-from hifihr.hand import load_hand_model
 from hifihr.render import Renderer, SHLight, TexturesUV
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("mv") / "mv"
-    generate_multiview(out, num_hands=1, views=2, holdout=1, seed=3, options=MultiViewOptions(image_size=48))
-    return out
-
-
-@pytest.fixture(scope="module")
-def hand():
-    return load_hand_model("open_hand")
 
 
 def test_the_mirrored_scene_renders_the_flipped_images(dataset, hand):
@@ -82,15 +65,6 @@ def test_a_left_hand_is_fitted_through_the_mirror(dataset, hand):
     assert_close(result.joints, mirror_points(right.joints), atol=2e-3)
     as_right = Fitter(hand, left_views, dataclasses.replace(tiny_options(), ham=HamStage(enabled=False))).run()
     assert (as_right.joints - true_joints).norm(dim=-1).mean() > 2 * error
-
-
-def run_script(args: list[str]) -> int:
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import fit as fit_script
-    finally:
-        sys.path.pop(0)
-    return fit_script.main(args)
 
 
 def test_fit_script_fits_a_left_photo_from_the_keypoints_side(dataset, tmp_path):
