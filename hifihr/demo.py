@@ -180,9 +180,7 @@ def reconstruct(
         centre, side = squares[i]
         if left:
             centre = np.array([frame.image.shape[1] - centre[0], centre[1]])
-        vertex_colors = None
-        if not model.uv_texture and pred.texture_params is not None:
-            vertex_colors = torch.sigmoid(pred.texture_params[i]).reshape(-1, 3).cpu().numpy()
+        vertex_colors = hand.vertex_colors[i].cpu().numpy() if hand.vertex_colors is not None else None
         item_light = None
         if light is not None:
             item_light = type(light)(**{k: (v[i : i + 1] if isinstance(v, torch.Tensor) else v) for k, v in light.__dict__.items()})

@@ -54,7 +54,7 @@ def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0
     pose[:3] = torch.from_numpy(cv2.Rodrigues(rot_world)[0][:, 0]).float()
     trans = R0.T @ (np.asarray(result.joints3d[ROOT_INDEX], dtype=np.float64) - t0)
     texture = result.params["texture"]
-    num_tex = model.hand.tex_ncomp
+    num_tex = model.hand.num_texture
     state = HandState(
         shape=torch.tensor(result.params["shape"], dtype=torch.float32)[None],
         pose=pose[None],
