@@ -40,6 +40,7 @@ from .data.io import read_image as decode_image
 from .data.transforms import View, crop, mirror, warp_image
 from .detect.crop import CropError, mirror_box, square_crop
 from .engine.checkpoint import load_checkpoint, load_model_weights
+from .files import write_atomic
 from .hand.export import export_textured_mesh
 from .models import HiFiHR, build_model
 from .render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
@@ -282,7 +283,8 @@ def write_outputs(
         paths["texture"] = out_stem.with_name(out_stem.name + "_texture.png")
         save_png(paths["texture"], to_uint8(result.texture))
     paths["json"] = out_stem.with_name(out_stem.name + ".json")
-    paths["json"].write_text(
+    write_atomic(
+        paths["json"],
         json.dumps(
             {
                 "left_hand": result.left,
