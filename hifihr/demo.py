@@ -43,14 +43,12 @@ from .engine.checkpoint import load_checkpoint, load_model_weights
 from .files import write_atomic
 from .hand.export import export_textured_mesh
 from .models import HiFiHR, build_model
-from .render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
+from .render import Renderer, TexturesUV, TexturesVertex, project_points
 from .viz.grid import save_png
 from .viz.overlay import draw_keypoints, overlay, to_uint8
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-#: SH basis functions that are odd in x (sign flips when the scene is mirrored left-right).
-_SH_ODD_IN_X = (3, 4, 7, 13, 15)
 
 
 class DemoError(RuntimeError):
@@ -114,18 +112,6 @@ def load_demo_model(checkpoint: str | Path, device: torch.device) -> tuple[HiFiH
     return model.to(device).eval(), cfg
 
 
-def _mirror_light(light: object) -> object:
-    if isinstance(light, SHLight):
-        coeffs = light.coeffs.clone()
-        odd = [i for i in _SH_ODD_IN_X if i < coeffs.shape[1]]
-        coeffs[:, odd] = -coeffs[:, odd]
-        return SHLight(coeffs)
-    if isinstance(light, DirectionalLight):
-        direction = light.direction * light.direction.new_tensor([-1.0, 1.0, 1.0])
-        return DirectionalLight(color=light.color, direction=direction)
-    return light
-
-
 @torch.no_grad()
 def reconstruct(
     model: HiFiHR,
@@ -185,7 +171,7 @@ def reconstruct(
         item_light = None
         if light is not None:
             item_light = type(light)(**{k: (v[i : i + 1] if isinstance(v, torch.Tensor) else v) for k, v in light.__dict__.items()})
-            item_light = _mirror_light(item_light) if left else item_light
+            item_light = item_light.mirrored_x() if left else item_light
         results.append(
             HandResult(
                 verts=verts,
