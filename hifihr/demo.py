@@ -34,15 +34,14 @@ import cv2
 import numpy as np
 import torch
 
-from .config import config_from_dict
 from .data.io import ImageReadError, iter_video_frames
 from .data.io import read_image as decode_image
 from .data.transforms import View, crop, mirror, warp_image
 from .detect.crop import CropError, mirror_box, square_crop
-from .engine.checkpoint import load_checkpoint, load_model_weights
+from .engine.setup import network_from_checkpoint
 from .files import write_atomic
 from .hand.export import export_textured_mesh
-from .models import HiFiHR, build_model
+from .models import HiFiHR
 from .render import Renderer, TexturesUV, TexturesVertex, project_points
 from .viz.grid import save_png
 from .viz.overlay import draw_keypoints, overlay, to_uint8
@@ -99,17 +98,13 @@ def load_demo_model(checkpoint: str | Path, device: torch.device) -> tuple[HiFiH
         DemoError: the checkpoint places hands at a ground-truth root (``model.root = "gt"``),
             which a photo does not have, or does not fit the model its config describes.
     """
-    state = load_checkpoint(checkpoint)
-    cfg = config_from_dict(state["config"])
+    model, cfg = network_from_checkpoint(checkpoint)
     if cfg.model.root != "predicted":
         raise DemoError(
             f"{checkpoint} was trained with model.root = 'gt': it needs the ground-truth 3D root of each hand, "
             "which a photo does not have. Train with --set model.root=predicted (the camera head) for the demo."
         )
-    model_cfg = type(cfg.model)(**{**cfg.model.__dict__, "pretrained": False})  # weights come from the checkpoint
-    model = build_model(cfg.hand, model_cfg, cfg.render)
-    load_model_weights(model, state["model"], strict=True)
-    return model.to(device).eval(), cfg
+    return model.to(device), cfg
 
 
 @torch.no_grad()
