@@ -46,17 +46,17 @@ def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0
     image = views.images[view].permute(1, 2, 0).numpy()
     K = views.K[view].double().numpy()
     (result,) = reconstruct(model, [Frame("view", image)], [box], [False], [K], [KEYPOINT_BOX_SCALE])
-    pose = torch.tensor(result.params["pose"], dtype=torch.float32)
+    pose = torch.tensor(result.params.pose, dtype=torch.float32)
     R_all, t_all = views.world_to_camera()
     R0, t0 = R_all[view].double().numpy(), t_all[view].double().numpy()
     rot_pred = cv2.Rodrigues(pose[:3].double().numpy())[0]
     rot_world = R0.T @ model.mean_rotation.double().numpy() @ rot_pred
     pose[:3] = torch.from_numpy(cv2.Rodrigues(rot_world)[0][:, 0]).float()
     trans = R0.T @ (np.asarray(result.joints3d[ROOT_INDEX], dtype=np.float64) - t0)
-    texture = result.params["texture"]
+    texture = result.params.texture
     num_tex = model.hand.num_texture
     state = HandState(
-        shape=torch.tensor(result.params["shape"], dtype=torch.float32)[None],
+        shape=torch.tensor(result.params.shape, dtype=torch.float32)[None],
         pose=pose[None],
         texture=torch.tensor(texture, dtype=torch.float32)[None] if texture is not None else torch.zeros(1, num_tex),
         translation=torch.from_numpy(trans).float()[None],
