@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from hifihr.config import HandConfig
 from hifihr.demo import Frame, load_demo_model, reconstruct
 from hifihr.detect.crop import KEYPOINT_BOX_SCALE
 from hifihr.hand.joints import ROOT_INDEX
@@ -27,7 +28,7 @@ def keypoint_box(keypoints2d: torch.Tensor, conf: torch.Tensor) -> Optional[tupl
     return float(low[0]), float(low[1]), float(high[0]), float(high[1])
 
 
-def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0) -> tuple[HandState, object]:
+def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0) -> tuple[HandState, HandConfig]:
     """The hand a checkpoint's network predicts in view ``view`` (a square crop of
     ``KEYPOINT_BOX_SCALE`` x its keypoints' box, as the demo frames detections, or the image
     centre), moved into the world frame; returns (state, the checkpoint's hand
