@@ -23,33 +23,35 @@ For each image (or video frame) and hand:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 import torch
 
-from .config import config_from_dict
+from .config import Config
 from .data.io import ImageReadError, iter_video_frames
 from .data.io import read_image as decode_image
 from .data.transforms import View, crop, mirror, warp_image
 from .detect.crop import CropError, mirror_box, square_crop
-from .engine.checkpoint import load_checkpoint, load_model_weights
+from .engine.setup import network_from_checkpoint
+from .files import write_atomic
+from .hand import HandOutput
 from .hand.export import export_textured_mesh
-from .models import HiFiHR, build_model
+from .losses.prediction import Prediction
+from .models import HiFiHR
 from .render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
 from .viz.grid import save_png
 from .viz.overlay import draw_keypoints, overlay, to_uint8
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-#: SH basis functions that are odd in x (sign flips when the scene is mirrored left-right).
-_SH_ODD_IN_X = (3, 4, 7, 13, 15)
 
 
 class DemoError(RuntimeError):
@@ -64,6 +66,50 @@ class Frame:
     image: np.ndarray
 
 
+#: The light a hand is rendered with.
+Light = Union[SHLight, DirectionalLight]
+
+
+@dataclass(frozen=True)
+class HandCrop:
+    """One hand cut out of its image for the network.
+
+    Attributes:
+        image: [S, S, 3] RGB crop in [0, 1] (mirrored for a left hand).
+        view: the image-to-crop map (:class:`~hifihr.data.transforms.View`, the mirror included).
+        centre: [2] centre of the square in the image as the network sees it (mirrored for a
+            left hand), pixels. side: the square's side, pixels.
+        left: a left hand (mirrored into a right one).
+    """
+
+    image: np.ndarray
+    view: View
+    centre: np.ndarray
+    side: float
+    left: bool
+
+
+@dataclass(frozen=True)
+class HandParams:
+    """The regressed parameters of one hand (lists of floats, for the JSON and the fitter).
+
+    Attributes:
+        shape: [num_shape]. pose: [num_pose], root axis-angle first. texture: [num_texture] or
+        None (no texture head). light: the light head's output for the hand (nested lists) or None.
+        light_type: ``model.light`` of the network.
+    """
+
+    shape: list[float]
+    pose: list[float]
+    texture: Optional[list[float]]
+    light: Optional[list]
+    light_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as a JSON object."""
+        return dataclasses.asdict(self)
+
+
 @dataclass
 class HandResult:
     """What the demo found for one hand, in the whole image's camera (OpenCV frame).
@@ -74,7 +120,7 @@ class HandResult:
         K: [3, 3] camera of the whole image. box: (x0, y0, x1, y1) the square crop, pixels.
         texture: [H, W, 3] albedo map (UV hands) or None; verts_uvs, faces_uvs: the UV layout.
         vertex_colors: [V, 3] per-vertex albedo (MANO hands) or None.
-        params: the regressed parameters (lists), for the JSON.
+        params: the regressed parameters.
         light: the light to render with (mirrored back for left hands) or None.
     """
 
@@ -89,40 +135,109 @@ class HandResult:
     verts_uvs: Optional[np.ndarray]
     faces_uvs: Optional[np.ndarray]
     vertex_colors: Optional[np.ndarray]
-    params: dict
-    light: object
+    params: HandParams
+    light: Optional[Light]
 
 
-def load_demo_model(checkpoint: str | Path, device: torch.device) -> tuple[HiFiHR, object]:
+def load_demo_model(checkpoint: str | Path, device: torch.device) -> tuple[HiFiHR, Config]:
     """The network of a checkpoint (with the config stored in it), in eval mode on ``device``.
 
     Raises:
         DemoError: the checkpoint places hands at a ground-truth root (``model.root = "gt"``),
             which a photo does not have, or does not fit the model its config describes.
     """
-    state = load_checkpoint(checkpoint)
-    cfg = config_from_dict(state["config"])
+    model, cfg = network_from_checkpoint(checkpoint)
     if cfg.model.root != "predicted":
         raise DemoError(
             f"{checkpoint} was trained with model.root = 'gt': it needs the ground-truth 3D root of each hand, "
             "which a photo does not have. Train with --set model.root=predicted (the camera head) for the demo."
         )
-    model_cfg = type(cfg.model)(**{**cfg.model.__dict__, "pretrained": False})  # weights come from the checkpoint
-    model = build_model(cfg.hand, model_cfg, cfg.render)
-    load_model_weights(model, state["model"], strict=True)
-    return model.to(device).eval(), cfg
+    return model.to(device), cfg
 
 
-def _mirror_light(light: object) -> object:
-    if isinstance(light, SHLight):
-        coeffs = light.coeffs.clone()
-        odd = [i for i in _SH_ODD_IN_X if i < coeffs.shape[1]]
-        coeffs[:, odd] = -coeffs[:, odd]
-        return SHLight(coeffs)
-    if isinstance(light, DirectionalLight):
-        direction = light.direction * light.direction.new_tensor([-1.0, 1.0, 1.0])
-        return DirectionalLight(color=light.color, direction=direction)
-    return light
+def crop_hand(frame: Frame, box: Optional[Sequence[float]], left: bool, K: np.ndarray, box_scale: float, size: int) -> HandCrop:
+    """The square crop of side ``size`` around ``box`` (x0, y0, x1, y1 pixels, or None: the
+    central square) at ``box_scale``, mirrored first for a left hand, seen by ``K`` [3, 3].
+
+    Raises:
+        DemoError: the box is empty or outside the image.
+    """
+    height, width = frame.image.shape[:2]
+    view = View.identity(K)
+    if left:  # the view mirrors the image (warp_image applies it), and the box with it
+        view = mirror(view, width)
+        if box is not None:
+            box = mirror_box(box, width)
+    try:
+        centre, side = square_crop(box, width, height, box_scale)
+    except CropError as err:
+        raise DemoError(str(err)) from err
+    view = crop(view, centre, side, size)
+    image = warp_image(np.ascontiguousarray(frame.image, dtype=np.float32), view.affine, size)
+    return HandCrop(image=image, view=view, centre=centre, side=side, left=left)
+
+
+def run_network(model: HiFiHR, crops: Sequence[HandCrop]) -> tuple[Prediction, HandOutput]:
+    """The network's prediction for the crops (one batch, no render) and its posed hand in the
+    crops' camera frame (model frame placed at the predicted root is ``hand + offset``)."""
+    device = next(model.parameters()).device
+    images = torch.from_numpy(np.stack([c.image for c in crops])).permute(0, 3, 1, 2).to(device)
+    K_crop = torch.from_numpy(np.stack([c.view.K for c in crops])).float().to(device)
+    pred = model(images, K_crop, render=False)
+    return pred, model.posed_hand(pred)
+
+
+def _item_light(light: Optional[Light], index: int) -> Optional[Light]:
+    """Sample ``index`` of a batched light."""
+    if light is None:
+        return None
+    return type(light)(**{k: (v[index : index + 1] if isinstance(v, torch.Tensor) else v) for k, v in light.__dict__.items()})
+
+
+def unmirror_hand(
+    hand_crop: HandCrop, pred: Prediction, hand: HandOutput, index: int, light: Optional[Light], K: np.ndarray, image_width: int
+) -> HandResult:
+    """Sample ``index`` of the network's output in the whole image's camera ``K`` [3, 3]: a
+    left hand's mesh, keypoints, triangles' winding, box and light mirrored back."""
+    offset = pred.root[index, None] - hand.joints[index, 9:10]
+    unmirror = hand_crop.view.rotation.T  # crops do not rotate 3D; only the mirror does
+    verts = (hand.verts[index] + offset).cpu().numpy() @ unmirror.T
+    joints = (hand.joints[index] + offset).cpu().numpy() @ unmirror.T
+    faces = hand.faces.cpu().numpy()
+    faces_uvs = hand.faces_uvs.cpu().numpy() if hand.faces_uvs is not None else None
+    left = hand_crop.left
+    if left:  # mirroring turns the surface inside out: re-wind the triangles
+        faces = faces[:, ::-1].copy()
+        faces_uvs = faces_uvs[:, ::-1].copy() if faces_uvs is not None else None
+    K = np.asarray(K)
+    joints2d = project_points(torch.from_numpy(joints)[None], torch.from_numpy(K)[None])[0, :, :2].numpy()
+    centre, side = hand_crop.centre, hand_crop.side
+    if left:
+        centre = np.array([image_width - centre[0], centre[1]])
+    item_light = _item_light(light, index)
+    if item_light is not None and left:
+        item_light = item_light.mirrored_x()
+    return HandResult(
+        verts=verts,
+        faces=faces,
+        joints3d=joints,
+        joints2d=joints2d,
+        K=K,
+        box=(centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2),
+        left=left,
+        texture=hand.texture[index].cpu().numpy() if hand.texture is not None else None,
+        verts_uvs=hand.verts_uvs.cpu().numpy() if hand.verts_uvs is not None else None,
+        faces_uvs=faces_uvs,
+        vertex_colors=hand.vertex_colors[index].cpu().numpy() if hand.vertex_colors is not None else None,
+        params=HandParams(
+            shape=pred.shape_params[index].tolist(),
+            pose=pred.pose_params[index].tolist(),
+            texture=pred.texture_params[index].tolist() if pred.texture_params is not None else None,
+            light=pred.light[index].tolist() if pred.light is not None else None,
+            light_type=pred.light_type,
+        ),
+        light=item_light,
+    )
 
 
 @torch.no_grad()
@@ -137,80 +252,19 @@ def reconstruct(
     """Reconstruct one hand per entry (one batch through the network): ``frames[i]`` holds the
     hand in ``boxes[i]`` (x0, y0, x1, y1 pixels, or None: the central square), a left hand
     when ``lefts[i]``, seen by ``K_full[i]`` [3, 3] and cropped at ``box_scales[i]``.
+    Crop (:func:`crop_hand`), run (:func:`run_network`), un-mirror (:func:`unmirror_hand`).
 
     Raises:
         DemoError: a box is empty or outside its image.
     """
     size = model.renderer.image_size[0] if model.renderer is not None else 224
-    device = next(model.parameters()).device
-    crops, views, squares = [], [], []
-    for frame, box, left, K, box_scale in zip(frames, boxes, lefts, K_full, box_scales):
-        height, width = frame.image.shape[:2]
-        view = View.identity(K)
-        if left:  # the view mirrors the image (warp_image applies it), and the box with it
-            view = mirror(view, width)
-            if box is not None:
-                box = mirror_box(box, width)
-        try:
-            centre, side = square_crop(box, width, height, box_scale)
-        except CropError as err:
-            raise DemoError(str(err)) from err
-        view = crop(view, centre, side, size)
-        crops.append(warp_image(np.ascontiguousarray(frame.image, dtype=np.float32), view.affine, size))
-        views.append(view)
-        squares.append((centre, side))
-    images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).to(device)
-    K_crop = torch.from_numpy(np.stack([v.K for v in views])).float().to(device)
-    pred = model(images, K_crop, render=False)
-    hand = model.posed_hand(pred)
-    offset = pred.root[:, None] - hand.joints[:, 9:10]
+    crops = [crop_hand(*entry, size) for entry in zip(frames, boxes, lefts, K_full, box_scales)]
+    pred, hand = run_network(model, crops)
     light = model.light_from_params(pred.light)
-    results = []
-    for i, (frame, left) in enumerate(zip(frames, lefts)):
-        unmirror = views[i].rotation.T  # crops do not rotate 3D; only the mirror does
-        verts = (hand.verts[i] + offset[i]).cpu().numpy() @ unmirror.T
-        joints = (hand.joints[i] + offset[i]).cpu().numpy() @ unmirror.T
-        faces = hand.faces.cpu().numpy()
-        faces_uvs = hand.faces_uvs.cpu().numpy() if hand.faces_uvs is not None else None
-        if left:  # mirroring turns the surface inside out: re-wind the triangles
-            faces = faces[:, ::-1].copy()
-            faces_uvs = faces_uvs[:, ::-1].copy() if faces_uvs is not None else None
-        K = np.asarray(K_full[i])
-        joints2d = project_points(torch.from_numpy(joints)[None], torch.from_numpy(K)[None])[0, :, :2].numpy()
-        centre, side = squares[i]
-        if left:
-            centre = np.array([frame.image.shape[1] - centre[0], centre[1]])
-        vertex_colors = None
-        if not model.uv_texture and pred.texture_params is not None:
-            vertex_colors = torch.sigmoid(pred.texture_params[i]).reshape(-1, 3).cpu().numpy()
-        item_light = None
-        if light is not None:
-            item_light = type(light)(**{k: (v[i : i + 1] if isinstance(v, torch.Tensor) else v) for k, v in light.__dict__.items()})
-            item_light = _mirror_light(item_light) if left else item_light
-        results.append(
-            HandResult(
-                verts=verts,
-                faces=faces,
-                joints3d=joints,
-                joints2d=joints2d,
-                K=K,
-                box=(centre[0] - side / 2, centre[1] - side / 2, centre[0] + side / 2, centre[1] + side / 2),
-                left=left,
-                texture=hand.texture[i].cpu().numpy() if hand.texture is not None else None,
-                verts_uvs=hand.verts_uvs.cpu().numpy() if hand.verts_uvs is not None else None,
-                faces_uvs=faces_uvs,
-                vertex_colors=vertex_colors,
-                params={
-                    "shape": pred.shape_params[i].tolist(),
-                    "pose": pred.pose_params[i].tolist(),
-                    "texture": pred.texture_params[i].tolist() if pred.texture_params is not None else None,
-                    "light": pred.light[i].tolist() if pred.light is not None else None,
-                    "light_type": pred.light_type,
-                },
-                light=item_light,
-            )
-        )
-    return results
+    return [
+        unmirror_hand(hand_crop, pred, hand, i, light, K_full[i], frame.image.shape[1])
+        for i, (hand_crop, frame) in enumerate(zip(crops, frames))
+    ]
 
 
 def _render(result: HandResult, verts: np.ndarray, K: np.ndarray, size: tuple[int, int], shading: str, light):
@@ -284,7 +338,8 @@ def write_outputs(
         paths["texture"] = out_stem.with_name(out_stem.name + "_texture.png")
         save_png(paths["texture"], to_uint8(result.texture))
     paths["json"] = out_stem.with_name(out_stem.name + ".json")
-    paths["json"].write_text(
+    write_atomic(
+        paths["json"],
         json.dumps(
             {
                 "left_hand": result.left,
@@ -294,7 +349,7 @@ def write_outputs(
                 "joints2d_px": result.joints2d.tolist(),
                 "keypoint_order": "FreiHAND (wrist; thumb, index, middle, ring, pinky: base to tip)",
                 "frame": "OpenCV camera of the image: x right, y down, z forward; metres",
-                "params": result.params,
+                "params": result.params.to_json(),
                 **(extra or {}),
             },
             indent=1,

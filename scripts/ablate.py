@@ -55,6 +55,7 @@ from hifihr.engine.ablation import (
     train_variant,
 )
 from hifihr.engine.tables import collect_rows, csv_table, markdown_table
+from hifihr.files import write_atomic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         summaries = summarise_seeds(rows)
         table = markdown_table(rows) + "\n" + seed_summary_table(summaries) + "\n" + seeded_texture_effect_table(summaries)
     out = Path(args.out)
-    (out / "ablation.md").write_text(table)
-    (out / "ablation.csv").write_text(csv_table(rows))
+    write_atomic(out / "ablation.md", table)
+    write_atomic(out / "ablation.csv", csv_table(rows))
     print(table, end="")
     console.print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s; table in {out / 'ablation.md'}")
     return 0

@@ -24,13 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-import torch
 from rich.console import Console
 from rich.progress import Progress
 
 from hifihr.demo import DemoError, count_frames, iter_frames, load_demo_model, reconstruct, write_outputs
 from hifihr.detect import BOX_SCALE, KEYPOINT_BOX_SCALE, CropError, DetectorModelError, DetectorUnavailable, HandDetector, estimated_camera, square_crop
 from hifihr.engine.checkpoint import CheckpointError
+from hifihr.engine.distributed import select_device
 from hifihr.hand import AssetError
 
 
@@ -50,17 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detector-model", type=Path, help="the detector's .task file, e.g. the official hand_landmarker.task")
     parser.add_argument("--max-hands", type=int, default=2, help="the most hands detected per image")
     parser.add_argument("--every", type=int, default=1, help="videos: use every n-th frame")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, or auto")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
 
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else ("cpu" if args.device == "auto" else args.device))
     try:
+        device = select_device(args.device)
         model, cfg = load_demo_model(args.checkpoint, device)
         boxes = json.loads(args.boxes.read_text()) if args.boxes else {}
         frames = iter_frames(args.image, args.every)
         total = count_frames(args.image, args.every)
-    except (DemoError, CheckpointError, AssetError, OSError, json.JSONDecodeError) as err:
+    except (DemoError, CheckpointError, AssetError, OSError, json.JSONDecodeError, ValueError) as err:
         console.print(f"[red]error:[/red] {err}")
         return 2
     if args.intrinsics is not None:

@@ -44,8 +44,10 @@ def _targets(args) -> list[dict]:
     cfg = load_config(args.config)
     targets = []
     for spec in (*cfg.data.train, *cfg.data.val):
-        if spec.name == "photos":
-            targets.append({"kind": "folder", "root": spec.root, "file": spec.options.get("detections", "detections.json")})
+        detections_option = DATASETS.get(spec.name).cls.detections_option
+        if detections_option is not None:
+            option, default = detections_option
+            targets.append({"kind": "folder", "root": spec.root, "file": spec.options.get(option, default)})
         else:
             options = {k: v for k, v in spec.options.items() if k not in ("augmentation", "keypoints_file")}
             targets.append({"kind": "dataset", "name": spec.name, "root": spec.root, "split": spec.split, "options": {**options, "image_size": cfg.render.image_size}})

@@ -14,9 +14,8 @@ import sys
 
 import torch
 
-from hifihr.hand import HAND_MODELS, AssetError, load_hand_model
+from hifihr.hand import HAND_MODELS, ROOT_POSE_SIZE, AssetError, load_hand_model
 from hifihr.hand.export import export_hand
-from hifihr.hand.nimble import NimbleLayer
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,14 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     gen = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
-        if isinstance(layer, NimbleLayer):
-            shape = args.scale * torch.randn(1, layer.shape_ncomp, generator=gen)
-            pose = torch.cat([torch.zeros(1, 3), args.scale * torch.randn(1, layer.pose_ncomp, generator=gen)], dim=1)
-            texture = args.scale * torch.randn(1, layer.tex_ncomp, generator=gen)
+        shape = args.scale * torch.randn(1, layer.num_shape, generator=gen)
+        articulation = args.scale * torch.randn(1, layer.num_pose - ROOT_POSE_SIZE, generator=gen)
+        pose = torch.cat([torch.zeros(1, ROOT_POSE_SIZE), articulation], dim=1)
+        if layer.texture_kind == "uv":  # the normal and specular maps of the UV texture too
+            texture = args.scale * torch.randn(1, layer.num_texture, generator=gen)
             output = layer(shape, pose, texture, export_maps=True)
         else:
-            pose = torch.cat([torch.zeros(1, 3), args.scale * torch.randn(1, layer.num_pca_comps, generator=gen)], dim=1)
-            output = layer(args.scale * torch.randn(1, 10, generator=gen), pose)
+            output = layer(shape, pose)
     for kind, path in export_hand(output, args.out).items():
         print(f"{kind:8s} {path}")
     return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hifihr.config import BEST_METRICS
 from hifihr.engine.tables import collect_rows, csv_table, markdown_table
+from hifihr.files import write_atomic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         prefix = Path(args.out)
         prefix.parent.mkdir(parents=True, exist_ok=True)
-        prefix.with_suffix(".md").write_text(table)
-        prefix.with_suffix(".csv").write_text(csv_table(rows))
+        write_atomic(prefix.with_suffix(".md"), table)
+        write_atomic(prefix.with_suffix(".csv"), csv_table(rows))
     return 0
 
 

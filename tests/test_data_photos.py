@@ -5,13 +5,15 @@ self-supervised training run on it."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 
 import cv2
 import numpy as np
 import pytest
 
-from hifihr.data import DatasetLayoutError, build_dataset
+from hifihr.data import DATASETS, DatasetLayoutError, build_dataset
+from hifihr.data.photos import Photos
 from hifihr.data.transforms import project
 from hifihr.detect import KEYPOINT_BOX_SCALE, DetectionsFile, HandDetection, box_from_keypoints, write_detections
 from hifihr.detect.labels import detect_folder
@@ -151,3 +153,13 @@ def test_crop_centre_is_in_source_pixels_for_mirrored_hands(photos):
     # The left hand sits off the vertical midline, so a centre mirrored by mistake would fail above.
     [left] = [h for h in dataset.hands if h.detection.left]
     assert abs((left.detection.box[0] + left.detection.box[2]) / 2 - left.size[0] / 2) > 1.0
+
+
+def test_the_detections_option_is_the_constructor_option_and_its_default():
+    option, default = Photos.detections_option
+    assert inspect.signature(Photos.__init__).parameters[option].default == default
+
+
+def test_datasets_with_labels_name_no_detections_option():
+    labelled = [name for name in DATASETS.names() if name != "photos"]
+    assert all(DATASETS.get(name).cls.detections_option is None for name in labelled)

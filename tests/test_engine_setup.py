@@ -13,7 +13,7 @@ from torch import nn
 
 from fixtures.datasets import write_freihand
 from fixtures.hand_assets import write_mano_file, write_nimble_assets
-from hifihr.config import config_from_dict
+from hifihr.config import config_from_dict, config_to_dict
 from hifihr.data import MixedBatchSampler
 from hifihr.data.synthetic import SceneOptions, generate
 from hifihr.engine import CheckpointError, ShardedBatchSampler, load_checkpoint, load_model_weights, save_checkpoint
@@ -24,6 +24,8 @@ from hifihr.engine.checkpoint import (
     load_optimizer_state,
     restore_rng_state,
 )
+from hifihr.engine.distributed import select_device
+from hifihr.engine.setup import build_network, network_from_checkpoint
 
 SIZE = 64
 
@@ -207,3 +209,56 @@ def test_optimizer_state_for_other_parameters_is_refused():
     opt_same = torch.optim.Adam(same.parameters())
     load_optimizer_state(opt_same, opt_small.state_dict())
     assert torch.equal(opt_same.state_dict()["state"][0]["exp_avg"], opt_small.state_dict()["state"][0]["exp_avg"])
+
+
+# ---------------------------------------------------------------------------------------------
+# The network of a checkpoint; the device
+# ---------------------------------------------------------------------------------------------
+
+
+def _saved_network(tiny_root, tmp_path):
+    cfg = tiny_config(tiny_root, model={"backbone": "resnet18", "pretrained": False, "light": "none"})
+    model = build_network(cfg)
+    with torch.no_grad():
+        for parameter in model.parameters():  # weights no fresh build has
+            parameter.add_(0.5)
+    path = tmp_path / "net.pt"
+    save_checkpoint({"format": CHECKPOINT_FORMAT, "model": model.state_dict(), "config": config_to_dict(cfg)}, path)
+    return model, cfg, path
+
+
+def test_the_network_of_a_checkpoint_has_its_weights(tiny_root, tmp_path):
+    model, _, path = _saved_network(tiny_root, tmp_path)
+    loaded, _ = network_from_checkpoint(path)
+    saved = model.state_dict()
+    assert all(torch.equal(value, saved[key]) for key, value in loaded.state_dict().items())
+
+
+def test_the_network_of_a_checkpoint_is_in_eval_mode(tiny_root, tmp_path):
+    _, _, path = _saved_network(tiny_root, tmp_path)
+    loaded, _ = network_from_checkpoint(path)
+    assert not loaded.training
+
+
+def test_the_network_of_a_checkpoint_comes_with_its_config(tiny_root, tmp_path):
+    _, cfg, path = _saved_network(tiny_root, tmp_path)
+    _, loaded_cfg = network_from_checkpoint(path)
+    assert loaded_cfg == cfg
+
+
+@pytest.mark.parametrize("name", ["auto", "cpu"])
+def test_auto_and_cpu_give_the_cpu_without_cuda(name, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert select_device(name) == torch.device("cpu")
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:1"])
+def test_cuda_asked_for_without_cuda_is_a_clear_error(name, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        select_device(name)
+
+
+def test_an_unknown_device_name_is_refused():
+    with pytest.raises(ValueError, match="expected 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+        select_device("tpu")

@@ -192,3 +192,42 @@ def test_shade_fragments_matches_per_pixel_sums():
         )[0]
         assert_close(image[b, row, col], expected, atol=1e-12)
     assert bool((image[~covered] == background).all())
+
+
+def _unit_normals(count, seed=0):
+    normals = torch.randn(1, count, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return normals / normals.norm(dim=-1, keepdim=True)
+
+
+@pytest.mark.parametrize("num_coeffs", [9, 16])
+def test_mirrored_sh_light_shades_n_as_the_light_shades_the_mirrored_normal(num_coeffs):
+    light = SHLight(torch.randn(1, num_coeffs, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    normals = _unit_normals(64)
+    flipped = normals * normals.new_tensor([-1.0, 1.0, 1.0])
+    # the renderer's basis, coefficient by coefficient: sum_k c_k Y_k(n)
+    mirrored = torch.einsum("bnk,bkc->bnc", sh_basis(normals, num_coeffs), light.mirrored_x().coeffs)
+    original = torch.einsum("bnk,bkc->bnc", sh_basis(flipped, num_coeffs), light.coeffs)
+    assert_close(mirrored, original, atol=1e-12)
+
+
+def test_mirrored_sh_light_flips_the_xyz_term():
+    coeffs = torch.zeros(1, 16, 3)
+    coeffs[:, 10] = 1.0  # band 3, 2.890611·xyz
+    assert torch.equal(SHLight(coeffs).mirrored_x().coeffs[:, 10], -coeffs[:, 10])
+
+
+def test_mirroring_an_sh_light_twice_gives_it_back():
+    light = SHLight(torch.randn(2, 16, 3, generator=torch.Generator().manual_seed(2)))
+    assert torch.equal(light.mirrored_x().mirrored_x().coeffs, light.coeffs)
+
+
+def test_mirrored_directional_light_shades_n_as_the_light_shades_the_mirrored_normal():
+    gen = torch.Generator().manual_seed(3)
+    light = DirectionalLight(color=torch.rand(1, 3, generator=gen), direction=torch.randn(1, 3, generator=gen))
+    normals = _unit_normals(64).float()
+    points = torch.randn(1, 64, 3, generator=gen) + torch.tensor([0.0, 0.0, 3.0])
+    albedo = torch.rand(1, 64, 3, generator=gen)
+    mirror_x = torch.tensor([-1.0, 1.0, 1.0])
+    mirrored = phong_shading(albedo, normals, points, light.mirrored_x())
+    original = phong_shading(albedo, normals * mirror_x, points * mirror_x, light)
+    assert_close(mirrored, original, atol=1e-6)

@@ -12,6 +12,7 @@ from typing import Any
 
 from hifihr.config.schema import Config, ConfigError, unknown_key_error
 from hifihr.data import DATASETS, dataset_options
+from hifihr.hand import HAND_MODELS
 from hifihr.losses import LOSSES, PREDICTION_SOURCES
 from hifihr.render.lights import DirectionalLight, SHLight
 from hifihr.render.shading import SHADINGS
@@ -59,9 +60,8 @@ def _check_losses(cfg: Config) -> None:
         active = cfg.loss.resolved_weights()
     except ValueError as err:
         raise ConfigError(str(err)) from err
-    # The open hand's evaluation vertices are its own skin, which is what the synthetic data
-    # stores as ground truth; NIMBLE needs MANO's topology to compare with real datasets.
-    comparable_verts = cfg.hand.model in ("mano", "open_hand") or cfg.hand.mano_dir is not None
+    # NIMBLE needs MANO's topology (hand.mano_dir) to compare with a dataset's vertices.
+    comparable_verts = HAND_MODELS.get(cfg.hand.model).comparable_verts or cfg.hand.mano_dir is not None
     for name in active:
         term = LOSSES.get(name)
         if "verts3d" in term.required_fields and not comparable_verts:

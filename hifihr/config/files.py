@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
 from hifihr.config.convert import config_from_dict, config_to_dict
 from hifihr.config.schema import Config, ConfigError
+from hifihr.files import write_atomic
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,15 +113,8 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
 
 
 def save_config(cfg: Config, path: str | Path) -> None:
-    """Write the resolved config as JSON, atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(config_to_dict(cfg), indent=2) + "\n"
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
+    """Write the resolved config as JSON, atomically (:func:`hifihr.files.write_atomic`)."""
+    write_atomic(path, json.dumps(config_to_dict(cfg), indent=2) + "\n")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

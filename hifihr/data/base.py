@@ -148,6 +148,10 @@ class HandDataset(Dataset, ABC):
     texture_in_gt_mask: bool = True
     #: Keypoint confidence at or below which :meth:`texture_confidence` gives a sample 0.
     texture_confidence_min: float = 0.1
+    #: For an unlabelled folder that ``scripts/detect_keypoints.py`` labels in place: (the
+    #: option naming its detections file, that option's default). None for a dataset with its
+    #: own labels, whose detections go to a ``keypoints_file``.
+    detections_option: tuple[str, str] | None = None
 
     def __init__(
         self,

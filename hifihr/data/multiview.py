@@ -37,9 +37,8 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from ..hand import load_hand_model
+from ..hand import ROOT_POSE_SIZE, HandModel, load_hand_model
 from ..hand.joints import ROOT_INDEX
-from ..hand.nimble import NimbleLayer
 from ..render import Renderer, SHLight, TexturesUV
 from .io import folder_written_atomically
 from .synthetic import PALM_TO_CAMERA, sample_background, sample_light
@@ -217,7 +216,7 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def render_hand(
-    hand: NimbleLayer,
+    hand: HandModel,
     renderer: Renderer,
     folder: Path,
     rng: np.random.Generator,
@@ -228,7 +227,7 @@ def render_hand(
     """Draw one hand and write its folder (module docstring's layout)."""
     coeffs = [
         np.clip(rng.normal(0, std, size=n), -options.coeff_clip, options.coeff_clip)
-        for std, n in zip(options.coeff_std, (hand.shape_ncomp, hand.pose_ncomp, hand.tex_ncomp))
+        for std, n in zip(options.coeff_std, (hand.num_shape, hand.num_pose - ROOT_POSE_SIZE, hand.num_texture))
     ]
     spin = Rotation.from_euler("z", rng.uniform(-15, 15), degrees=True)
     root_rotation = (spin * Rotation.from_matrix(PALM_TO_CAMERA)).as_rotvec()
@@ -320,8 +319,8 @@ def generate_multiview(
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; remove it or pass overwrite=True (--overwrite)")
     hand = load_hand_model("open_hand" if assets_dir is None else "nimble", assets_dir)
-    if not isinstance(hand, NimbleLayer):
-        raise TypeError("the multi-view data needs a NIMBLE-format hand (UV texture)")
+    if hand.texture_kind != "uv":
+        raise TypeError("the multi-view data needs a hand with a UV texture (NIMBLE format)")
     renderer = Renderer(options.image_size, supersample=options.supersample, shading="sh", background=(0.0, 0.0, 0.0))
     with folder_written_atomically(out) as partial:
         for index in range(num_hands):

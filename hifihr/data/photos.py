@@ -60,6 +60,7 @@ class Photos(HandDataset):
     mirrors = True
     has_root = False
     default_augmentation = Augmentation(rotation_deg=30.0)
+    detections_option = ("detections", "detections.json")
 
     def __init__(
         self,

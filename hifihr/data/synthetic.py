@@ -41,9 +41,8 @@ import numpy as np
 import torch
 from scipy.spatial.transform import Rotation
 
-from ..hand import load_hand_model
+from ..hand import ROOT_POSE_SIZE, HandModel, load_hand_model
 from ..hand.joints import ROOT_INDEX
-from ..hand.nimble import NimbleLayer
 from ..render import Renderer, SHLight, TexturesUV, project_points
 from ..render.lights import sh_basis
 from .io import folder_written_atomically
@@ -214,7 +213,7 @@ def _write_json(path: Path, value, decimals: int) -> None:
 
 
 def render_split(
-    hand: NimbleLayer,
+    hand: HandModel,
     renderer: Renderer,
     out: Path,
     prefix: str,
@@ -235,7 +234,7 @@ def render_split(
         count = min(batch_size, num - start)
         coeffs = [
             np.clip(rng.normal(0, std, size=(count, n)), -options.coeff_clip, options.coeff_clip)
-            for std, n in zip(options.coeff_std, (hand.shape_ncomp, hand.pose_ncomp, hand.tex_ncomp))
+            for std, n in zip(options.coeff_std, (hand.num_shape, hand.num_pose - ROOT_POSE_SIZE, hand.num_texture))
         ]
         rotations = []
         for _ in range(count):
@@ -359,8 +358,8 @@ def generate(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     hand = load_hand_model("open_hand" if assets_dir is None else "nimble", assets_dir)
-    if not isinstance(hand, NimbleLayer):
-        raise TypeError("the synthetic data needs a NIMBLE-format hand (UV texture)")
+    if hand.texture_kind != "uv":
+        raise TypeError("the synthetic data needs a hand with a UV texture (NIMBLE format)")
     renderer = Renderer(options.image_size, supersample=supersample, shading="sh", background=(0.0, 0.0, 0.0))
     with folder_written_atomically(out) as partial:
         with Progress(disable=not show_progress) as progress:

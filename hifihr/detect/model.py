@@ -18,11 +18,12 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+from hifihr.files import open_atomic
 
 #: The wheel the models come from, and where pip finds it (PyPI).
 SOURCE_WHEEL = "mediapipe==0.10.21"
@@ -141,19 +142,10 @@ def build_task(wheel: Path, out: Path) -> Path:
                 blobs.append((member.task_name, data))
     except zipfile.BadZipFile as err:
         raise DetectorModelError(f"{wheel}: not a wheel (zip) file: {err}") from err
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".partial")
-    os.close(handle)
-    try:
-        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_STORED) as bundle:
-            for name, data in blobs:
-                # A fixed timestamp makes the bundle byte-for-byte reproducible.
-                bundle.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, out)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    with open_atomic(out, mode=0o644) as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as bundle:
+        for name, data in blobs:
+            # A fixed timestamp makes the bundle byte-for-byte reproducible.
+            bundle.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return out
 
 

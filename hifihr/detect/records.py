@@ -22,8 +22,6 @@ is one entry per image or video frame and every hand becomes a training sample.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -31,6 +29,7 @@ from typing import Any, Optional
 import numpy as np
 
 from hifihr.detect.detection import HandDetection, detection_from_json
+from hifihr.files import write_atomic
 
 FORMAT = "hifihr-detections/1"
 PIXELS = "image pixels, pixel (i, j) centred at (i + 0.5, j + 0.5)"
@@ -85,16 +84,7 @@ class DetectionsFile:
 
 def write_detections(path: Path, detections: DetectionsFile) -> None:
     """Write ``detections`` to ``path`` as JSON, atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".partial")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(detections.to_json(), stream)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_atomic(path, json.dumps(detections.to_json()))
 
 
 def read_detections(path: Path) -> DetectionsFile:

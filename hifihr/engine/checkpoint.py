@@ -42,7 +42,6 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -50,6 +49,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 from torch import nn
+
+from hifihr.files import open_atomic
 
 CHECKPOINT_FORMAT = 1
 
@@ -60,18 +61,8 @@ class CheckpointError(RuntimeError):
 
 def save_checkpoint(state: Mapping[str, Any], path: str | Path) -> None:
     """Write ``state`` to ``path`` atomically (temporary file in the same folder, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(dict(state), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomic(path) as handle:
+        torch.save(dict(state), handle)
 
 
 def keep_copy(source: str | Path, target: str | Path) -> None:

@@ -60,14 +60,14 @@ from hifihr.viz import PANEL_TITLES, make_grid, sample_panels, save_png
 
 
 def texture_map(model: nn.Module, texture_params: Optional[torch.Tensor], batch: int) -> Optional[torch.Tensor]:
-    """The diffuse maps [B, T, T, 3] of a NIMBLE-format hand (the mean map without a texture
-    head), or None for a hand without a UV texture (MANO's vertex colours)."""
-    model = unwrap(model)
-    if not getattr(model, "uv_texture", False):
+    """The diffuse maps [B, T, T, 3] of a hand with a UV texture (the mean map without a texture
+    head), or None for a hand without one (MANO's vertex colours)."""
+    hand = unwrap(model).hand
+    if hand.texture_kind != "uv":
         return None
     if texture_params is None:
-        texture_params = torch.zeros(batch, model.hand.tex_ncomp, device=model.background.device)
-    return model.hand.diffuse_map(texture_params)
+        texture_params = torch.zeros(batch, hand.num_texture, device=unwrap(model).background.device)
+    return hand.diffuse_map(texture_params)
 
 
 @dataclass

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from hifihr.files import write_atomic
 
 
 def _json_value(value: Any) -> Any:
@@ -46,11 +47,7 @@ def _json_value(value: Any) -> Any:
 
 def write_json(path: str | Path, value: Any) -> None:
     """Write ``value`` as indented JSON (non-finite floats as null), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_json_value(value), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(_json_value(value), indent=2) + "\n")
 
 
 def format_terms(values: Mapping[str, float], digits: int = 4) -> str:
@@ -97,7 +94,7 @@ class RunLogger:
         if not self.jsonl.is_file():
             return
         kept = [line for line in self.jsonl.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        self.jsonl.write_text("".join(line + "\n" for line in kept))
+        write_atomic(self.jsonl, "".join(line + "\n" for line in kept))
 
     def _append(self, record: Mapping[str, Any]) -> None:
         if self.jsonl is not None:

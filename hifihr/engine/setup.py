@@ -4,6 +4,7 @@ the device. Shared by the trainer, the evaluator and the scripts.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hifihr.config import Config, DatasetSpec
+from hifihr.config import Config, DatasetSpec, config_from_dict
 from hifihr.data import HandDataset, build_dataset, build_loader
+from hifihr.engine.checkpoint import load_checkpoint, load_model_weights
 from hifihr.engine.distributed import DistContext, ShardedBatchSampler
 from hifihr.models import HiFiHR, build_model
 
@@ -39,6 +41,21 @@ def build_network(cfg: Config) -> HiFiHR:
     """The network of ``cfg``, initialised from ``experiment.seed`` (same seed, same weights)."""
     seed_everything(cfg.experiment.seed)
     return build_model(cfg.hand, cfg.model, cfg.render)
+
+
+def network_from_checkpoint(checkpoint: str | Path) -> tuple[HiFiHR, Config]:
+    """The network that the config stored in ``checkpoint`` describes, with the checkpoint's
+    weights (loaded strictly), on the CPU in eval mode; returns (network, that config). The
+    encoder is built without its ImageNet weights: the checkpoint holds every weight.
+
+    Raises:
+        hifihr.engine.checkpoint.CheckpointError: the file is unreadable or does not fit the network.
+    """
+    state = load_checkpoint(checkpoint)
+    cfg = config_from_dict(state["config"])
+    model = build_model(cfg.hand, dataclasses.replace(cfg.model, pretrained=False), cfg.render)
+    load_model_weights(model, state["model"], strict=True)
+    return model.eval(), cfg
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from hifihr.hand import ROOT_POSE_SIZE, HandModel
 from hifihr.hand.joints import ROOT_INDEX
-from hifihr.hand.nimble import NimbleLayer
 from hifihr.losses.uv_align import alignment_error, visible_surface
 from hifihr.render import Renderer, SHLight, TexturesUV
 
@@ -209,7 +209,7 @@ class FitResult:
     left: bool = False
 
 
-def posed(hand: NimbleLayer, state: HandState):
+def posed(hand: HandModel, state: HandState):
     """(verts [1, V, 3], joints [1, 21, 3], texture map [1, Ht, Wt, 3]) of ``state``, world frame."""
     out = hand(state.shape, state.pose, state.texture)
     root = out.joints[:, ROOT_INDEX : ROOT_INDEX + 1]
@@ -222,7 +222,7 @@ def _rotvec(matrix: np.ndarray) -> np.ndarray:
     return vec[:, 0]
 
 
-def initial_state(hand: NimbleLayer, views: FitViews, options: FitOptions) -> HandState:
+def initial_state(hand: HandModel, views: FitViews, options: FitOptions) -> HandState:
     """The mean hand placed by the keypoints of the first view that has at least 6 confident
     ones (PnP on the mean hand's keypoints, palm to the camera as the starting guess), else
     fingers up and palm to view 0 at ``init_depth_m`` on its optical axis. White lights."""
@@ -230,8 +230,8 @@ def initial_state(hand: NimbleLayer, views: FitViews, options: FitOptions) -> Ha
     canonical = np.asarray(PALM_TO_CAMERA)
     zeros = lambda n: torch.zeros(1, n)  # noqa: E731
     base = HandState(
-        shape=zeros(hand.shape_ncomp), pose=torch.cat([torch.from_numpy(_rotvec(canonical)).float()[None], zeros(hand.pose_ncomp)], 1),
-        texture=zeros(hand.tex_ncomp), translation=zeros(3), lights=SHLight.white(num).coeffs,
+        shape=zeros(hand.num_shape), pose=torch.cat([torch.from_numpy(_rotvec(canonical)).float()[None], zeros(hand.num_pose - ROOT_POSE_SIZE)], 1),
+        texture=zeros(hand.num_texture), translation=zeros(3), lights=SHLight.white(num).coeffs,
     )  # fmt: skip
     R_all, t_all = views.world_to_camera()
     with torch.no_grad():
@@ -338,9 +338,9 @@ class Fitter:
         progress: a ``rich.progress.Progress`` to show a bar per stage, or None.
     """
 
-    def __init__(self, hand: NimbleLayer, views: FitViews, options: FitOptions = FitOptions(), progress=None) -> None:
-        if not isinstance(hand, NimbleLayer):
-            raise TypeError("fitting needs a NIMBLE-format hand layer (open_hand or nimble): it refines a UV texture")
+    def __init__(self, hand: HandModel, views: FitViews, options: FitOptions = FitOptions(), progress=None) -> None:
+        if hand.texture_kind != "uv":
+            raise TypeError("fitting needs a hand layer with a UV texture (open_hand or nimble): it refines a UV map")
         self.hand = hand
         self.views = views
         self.options = options

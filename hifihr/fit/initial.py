@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import torch
 
+from hifihr.config import HandConfig
 from hifihr.demo import Frame, load_demo_model, reconstruct
 from hifihr.detect.crop import KEYPOINT_BOX_SCALE
 from hifihr.hand.joints import ROOT_INDEX
@@ -27,7 +28,7 @@ def keypoint_box(keypoints2d: torch.Tensor, conf: torch.Tensor) -> Optional[tupl
     return float(low[0]), float(low[1]), float(high[0]), float(high[1])
 
 
-def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0) -> tuple[HandState, object]:
+def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0) -> tuple[HandState, HandConfig]:
     """The hand a checkpoint's network predicts in view ``view`` (a square crop of
     ``KEYPOINT_BOX_SCALE`` x its keypoints' box, as the demo frames detections, or the image
     centre), moved into the world frame; returns (state, the checkpoint's hand
@@ -46,17 +47,17 @@ def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0
     image = views.images[view].permute(1, 2, 0).numpy()
     K = views.K[view].double().numpy()
     (result,) = reconstruct(model, [Frame("view", image)], [box], [False], [K], [KEYPOINT_BOX_SCALE])
-    pose = torch.tensor(result.params["pose"], dtype=torch.float32)
+    pose = torch.tensor(result.params.pose, dtype=torch.float32)
     R_all, t_all = views.world_to_camera()
     R0, t0 = R_all[view].double().numpy(), t_all[view].double().numpy()
     rot_pred = cv2.Rodrigues(pose[:3].double().numpy())[0]
     rot_world = R0.T @ model.mean_rotation.double().numpy() @ rot_pred
     pose[:3] = torch.from_numpy(cv2.Rodrigues(rot_world)[0][:, 0]).float()
     trans = R0.T @ (np.asarray(result.joints3d[ROOT_INDEX], dtype=np.float64) - t0)
-    texture = result.params["texture"]
-    num_tex = model.hand.tex_ncomp
+    texture = result.params.texture
+    num_tex = model.hand.num_texture
     state = HandState(
-        shape=torch.tensor(result.params["shape"], dtype=torch.float32)[None],
+        shape=torch.tensor(result.params.shape, dtype=torch.float32)[None],
         pose=pose[None],
         texture=torch.tensor(texture, dtype=torch.float32)[None] if texture is not None else torch.zeros(1, num_tex),
         translation=torch.from_numpy(trans).float()[None],

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 
 from hifihr.data.transforms import View, mirror
-from hifihr.demo import _mirror_light
 from hifihr.render import SHLight
 
 from .fitter import FitOptions, FitResult, Fitter, HandState
@@ -37,7 +36,7 @@ def rewind(faces: Tensor) -> Tensor:
 
 def mirror_sh(lights: Tensor) -> Tensor:
     """SH coefficients [N, 9, 3] of the mirrored lights (the demo's light mirroring)."""
-    return _mirror_light(SHLight(lights)).coeffs
+    return SHLight(lights).mirrored_x().coeffs
 
 
 def mirror_views(views: FitViews) -> FitViews:

@@ -22,6 +22,7 @@ from torch import nn
 from . import joints as joint_orders
 from .assets import AssetError, AssetFile, as_tensor, check_asset_dir, get_key, load_pickle
 from .lbs import axis_angle_to_matrix, pose_feature, regress_joints, rigid_transforms, skin_vertices
+from .interface import ROOT_POSE_SIZE, TextureKind
 from .output import HandOutput
 
 MANO_SOURCE = "https://mano.is.tue.mpg.de (free for research after registration; download 'Models & Code')"
@@ -105,7 +106,8 @@ def load_mano_data(path: str | Path) -> ManoData:
 
 
 class ManoLayer(nn.Module):
-    """Differentiable MANO layer.
+    """Differentiable MANO layer (a :class:`~hifihr.hand.interface.HandModel` with a
+    per-vertex texture: sigmoid of the texture parameters, 3 per vertex).
 
     Args:
         data: the model arrays (:func:`load_mano_data`).
@@ -157,6 +159,29 @@ class ManoLayer(nn.Module):
             f"fingertips={self.fingertips!r}"
         )
 
+    @property
+    def num_shape(self) -> int:
+        """Shape coefficients (betas)."""
+        return self.shapedirs.shape[-1]
+
+    @property
+    def num_pose(self) -> int:
+        """Root axis-angle values plus the pose PCA coefficients."""
+        return ROOT_POSE_SIZE + self.num_pca_comps
+
+    @property
+    def num_texture(self) -> int:
+        """One RGB logit triple per vertex."""
+        return 3 * self.v_template.shape[0]
+
+    @property
+    def texture_kind(self) -> TextureKind:
+        return "vertex"
+
+    def diffuse_map(self, texture: torch.Tensor) -> None:
+        """None: MANO's texture is per vertex, not a map."""
+        return None
+
     def full_pose_from_pca(self, pose: torch.Tensor) -> torch.Tensor:
         """Axis-angle pose [B, 16, 3] from ``pose`` [B, 3 + num_pca_comps] = root | PCA coeffs."""
         expected = 3 + self.num_pca_comps
@@ -167,22 +192,25 @@ class ManoLayer(nn.Module):
 
     def forward(
         self,
-        betas: Optional[torch.Tensor] = None,
+        shape: Optional[torch.Tensor] = None,
         pose: Optional[torch.Tensor] = None,
+        texture: Optional[torch.Tensor] = None,
         *,
         full_pose: Optional[torch.Tensor] = None,
     ) -> HandOutput:
-        """Pose and shape the hand.
+        """Pose and shape the hand, and colour its vertices.
 
         Args:
-            betas: [B, 10] shape coefficients (None: zeros).
+            shape: [B, 10] shape coefficients, betas (None: zeros).
             pose: [B, 3 + num_pca_comps]: root axis-angle then PCA coefficients. Or:
             full_pose: [B, 16, 3] axis-angle of all joints (root first), added to
                 ``hands_mean`` for the 15 finger joints unless ``flat_hand_mean``, as in smplx.
+            texture: [B, 3 * 778] per-vertex RGB logits, vertex-major (None: no colours).
 
         Returns:
             :class:`HandOutput` with ``verts`` [B, 778, 3] (metres), ``joints`` [B, 21, 3]
-            (FreiHAND order), ``model_joints`` [B, 16, 3], ``full_pose`` [B, 16, 3]; no texture.
+            (FreiHAND order), ``model_joints`` [B, 16, 3], ``full_pose`` [B, 16, 3],
+            ``vertex_colors`` [B, 778, 3] = sigmoid(texture) in [0, 1] when given; no UV map.
         """
         if (pose is None) == (full_pose is None):
             raise ValueError("give exactly one of pose (PCA) or full_pose (axis-angle)")
@@ -194,13 +222,15 @@ class ManoLayer(nn.Module):
         else:
             full_pose = self.full_pose_from_pca(pose)
         batch = full_pose.shape[0]
-        if betas is None:
-            betas = full_pose.new_zeros(batch, self.shapedirs.shape[-1])
-        if betas.shape != (batch, self.shapedirs.shape[-1]):
-            raise ValueError(f"betas: expected [{batch}, {self.shapedirs.shape[-1]}], got {tuple(betas.shape)}")
+        if shape is None:
+            shape = full_pose.new_zeros(batch, self.num_shape)
+        if shape.shape != (batch, self.num_shape):
+            raise ValueError(f"shape: expected [{batch}, {self.num_shape}], got {tuple(shape.shape)}")
+        if texture is not None and texture.shape != (batch, self.num_texture):
+            raise ValueError(f"texture: expected [{batch}, {self.num_texture}], got {tuple(texture.shape)}")
 
         rotations = axis_angle_to_matrix(full_pose)
-        v_shaped = self.v_template + torch.einsum("vcs,bs->bvc", self.shapedirs, betas)
+        v_shaped = self.v_template + torch.einsum("vcs,bs->bvc", self.shapedirs, shape)
         rest_joints = regress_joints(self.j_regressor, v_shaped)
         v_posed = v_shaped + torch.einsum("vck,bk->bvc", self.posedirs, pose_feature(rotations[:, 1:]))
         model_joints, skinning = rigid_transforms(rotations, rest_joints, self.parents)
@@ -214,6 +244,7 @@ class ManoLayer(nn.Module):
             eval_faces=self.faces,
             model_joints=model_joints,
             full_pose=full_pose,
+            vertex_colors=torch.sigmoid(texture).reshape(batch, -1, 3) if texture is not None else None,
         )
 
 

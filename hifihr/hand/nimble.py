@@ -30,6 +30,7 @@ from . import joints as joint_orders
 from .assets import AssetError, AssetFile, as_tensor, check_asset_dir, get_key, load_pickle
 from .lbs import axis_angle_to_matrix, pose_feature, regress_joints, rigid_transforms, skin_vertices
 from .mano import ManoData, mano_keypoint_regressor
+from .interface import ROOT_POSE_SIZE, TextureKind
 from .output import HandOutput
 
 NIMBLE_SOURCE = (
@@ -277,7 +278,8 @@ def mano_registration_matrix(data: NimbleData) -> torch.Tensor:
 
 
 class NimbleLayer(nn.Module):
-    """Differentiable NIMBLE layer (skin mesh, 21 keypoints, diffuse texture).
+    """Differentiable NIMBLE layer (skin mesh, 21 keypoints, diffuse texture); a
+    :class:`~hifihr.hand.interface.HandModel` with a UV texture.
 
     Args:
         data: the asset arrays (:func:`load_nimble_data`).
@@ -369,6 +371,25 @@ class NimbleLayer(nn.Module):
             f"shape_ncomp={self.shape_ncomp}, pose_ncomp={self.pose_ncomp}, tex_ncomp={self.tex_ncomp}, "
             f"texture_size={self.texture_size}, mano_topology={self.has_mano_topology}"
         )
+
+    @property
+    def num_shape(self) -> int:
+        """Normalised shape PCA coefficients."""
+        return self.shape_ncomp
+
+    @property
+    def num_pose(self) -> int:
+        """Root axis-angle values plus the normalised pose PCA coefficients."""
+        return ROOT_POSE_SIZE + self.pose_ncomp
+
+    @property
+    def num_texture(self) -> int:
+        """Normalised texture PCA coefficients."""
+        return self.tex_ncomp
+
+    @property
+    def texture_kind(self) -> TextureKind:
+        return "uv"
 
     def full_pose_from_pca(self, pose: torch.Tensor) -> torch.Tensor:
         """Axis-angle bone rotations [B, 20, 3] from ``pose`` [B, 3 + pose_ncomp]: the root

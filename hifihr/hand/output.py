@@ -29,6 +29,8 @@ class HandOutput:
         verts_uvs: [T, 2] UV coordinates in [0, 1], origin bottom-left (OBJ convention).
         faces_uvs: [F, 3] int64 UV index of each face corner, aligned with ``faces``.
         texture: [B, H, W, 3] diffuse (albedo) map, RGB in [0, 1], row 0 at the top (v = 1).
+        vertex_colors: [B, V, 3] per-vertex albedo of ``verts``, RGB in [0, 1] (a ``"vertex"``
+            texture, e.g. MANO given texture parameters).
         normal_map: [B, H, W, 3] tangent-space normal map, RGB in [0, 1]; only when asked.
         specular_map: [B, H, W, 3] specular map in [0, 1]; only when asked.
     """
@@ -43,6 +45,7 @@ class HandOutput:
     verts_uvs: Optional[torch.Tensor] = None
     faces_uvs: Optional[torch.Tensor] = None
     texture: Optional[torch.Tensor] = None
+    vertex_colors: Optional[torch.Tensor] = None
     normal_map: Optional[torch.Tensor] = None
     specular_map: Optional[torch.Tensor] = None
 

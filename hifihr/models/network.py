@@ -19,10 +19,9 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..hand import load_hand_model
+from ..hand import HandModel, HandOutput, load_hand_model
 from ..hand.joints import ROOT_INDEX
 from ..hand.lbs import axis_angle_to_matrix
-from ..hand.nimble import NimbleLayer
 from ..losses.prediction import Prediction
 from ..render import DirectionalLight, Renderer, SHLight, TexturesUV, TexturesVertex, project_points
 from .encoders import Encoder
@@ -33,9 +32,9 @@ class HiFiHR(nn.Module):
     """Single-image hand reconstruction with texture.
 
     Args:
-        hand: a hand layer (:func:`hifihr.hand.load_hand_model`). NIMBLE-format layers give a UV
-            texture map from PCA coefficients; MANO gets a per-vertex colour head (the
-            reference's MANO ablation).
+        hand: a hand layer (:func:`hifihr.hand.load_hand_model`, a
+            :class:`~hifihr.hand.HandModel`); its sizes size the heads, and its texture (a UV
+            map, or per-vertex colours as for MANO) is rendered as it comes.
         encoder: the image encoder.
         renderer: the differentiable renderer, or None to never render.
         light: ``"sh"``, ``"sh16"``, ``"directional"`` or ``"none"`` (no light head).
@@ -54,7 +53,7 @@ class HiFiHR(nn.Module):
 
     def __init__(
         self,
-        hand: nn.Module,
+        hand: HandModel,
         encoder: Encoder,
         renderer: Optional[Renderer] = None,
         light: str = "sh",
@@ -74,16 +73,10 @@ class HiFiHR(nn.Module):
         self.root_mode = root
         self.use_mean_shape = use_mean_shape
         self.soft_silhouette = soft_silhouette
-        self.uv_texture = isinstance(hand, NimbleLayer)
-        if self.uv_texture:
-            num_shape, num_pose, num_texture = hand.shape_ncomp, 3 + hand.pose_ncomp, hand.tex_ncomp
-        else:
-            num_shape, num_pose = hand.shapedirs.shape[-1], 3 + hand.num_pca_comps
-            num_texture = 3 * hand.v_template.shape[0]  # per-vertex RGB
         self.trunk = Trunk(encoder.num_features)
-        self.pose_head = ParamHead(num_pose)
-        self.shape_head = ParamHead(num_shape)
-        self.texture_head = ParamHead(num_texture) if texture else None
+        self.pose_head = ParamHead(hand.num_pose)
+        self.shape_head = ParamHead(hand.num_shape)
+        self.texture_head = ParamHead(hand.num_texture) if texture else None
         self.light_head = None if light == "none" else LightHead(light, encoder.low_channels, encoder.low_reduction)
         self.camera_head = CameraHead() if root == "predicted" else None
         self.register_buffer(
@@ -103,12 +96,15 @@ class HiFiHR(nn.Module):
             return DirectionalLight(color=params[:, :3], direction=params[:, 3:])
         return SHLight(params)
 
-    def _textures(self, hand_out, texture_params: Optional[torch.Tensor], batch: int):
-        if self.uv_texture:
+    @staticmethod
+    def _textures(hand_out: HandOutput):
+        """The renderer texture of the hand: its UV map, else its vertex colours, else (a vertex
+        texture without a texture head) flat mid-grey albedo."""
+        if hand_out.texture is not None:
             return TexturesUV(hand_out.texture, hand_out.verts_uvs, hand_out.faces_uvs)
-        if texture_params is None:  # no texture head: flat mid-grey albedo
-            return TexturesVertex(torch.full_like(hand_out.verts, 0.5))
-        return TexturesVertex(torch.sigmoid(texture_params).reshape(batch, -1, 3))
+        if hand_out.vertex_colors is not None:
+            return TexturesVertex(hand_out.vertex_colors)
+        return TexturesVertex(torch.full_like(hand_out.verts, 0.5))
 
     def _orient(self, hand_out):
         """Apply the mean orientation to every position of the hand (about the model origin:
@@ -127,10 +123,8 @@ class HiFiHR(nn.Module):
 
     def posed_hand(self, pred: Prediction):
         """The hand layer's output for a prediction's parameters, oriented as the network places
-        it (before placement in the camera): the skin mesh, UVs and texture map for export."""
-        if self.uv_texture:
-            return self._orient(self.hand(pred.shape_params, pred.pose_params, pred.texture_params))
-        return self._orient(self.hand(pred.shape_params, pred.pose_params))
+        it (before placement in the camera): the skin mesh, UVs and texture for export."""
+        return self._orient(self.hand(pred.shape_params, pred.pose_params, pred.texture_params))
 
     def forward(
         self,
@@ -154,7 +148,6 @@ class HiFiHR(nn.Module):
         Returns:
             :class:`hifihr.losses.Prediction`.
         """
-        batch = image.shape[0]
         features = self.encoder(image)
         trunk = self.trunk(features.global_feature)
         pose = self.pose_head(trunk)
@@ -164,11 +157,7 @@ class HiFiHR(nn.Module):
         texture = self.texture_head(trunk) if self.texture_head is not None else None
         light = self.light_head(features.low_feature) if self.light_head is not None else None
 
-        if self.uv_texture:
-            hand_out = self.hand(shape, pose, texture)
-        else:
-            hand_out = self.hand(shape, pose)
-        hand_out = self._orient(hand_out)
+        hand_out = self._orient(self.hand(shape, pose, texture))
         model_root = hand_out.joints[:, root_index : root_index + 1]
         if self.camera_head is not None:
             root = self.camera_head(trunk, K, tuple(image.shape[2:]))
@@ -183,7 +172,7 @@ class HiFiHR(nn.Module):
                 hand_out.verts + offset,
                 hand_out.faces,
                 K,
-                self._textures(hand_out, texture, batch),
+                self._textures(hand_out),
                 light=self.light_from_params(light),
                 soft_silhouette=self.soft_silhouette,
             )
@@ -207,17 +196,14 @@ def build_model(hand_cfg, model_cfg, render_cfg) -> HiFiHR:
     """Build the network from the ``hand``, ``model`` and ``render`` config sections
     (:mod:`hifihr.config`). ``model.texture`` or any photometric term needs a renderer; a
     model built with ``render.image_size`` renders crops of that size."""
-    if hand_cfg.model == "mano":
-        hand = load_hand_model("mano", mano_dir=hand_cfg.mano_dir)
-    else:
-        hand = load_hand_model(
-            hand_cfg.model,
-            hand_cfg.assets_dir,
-            mano_dir=hand_cfg.mano_dir,
-            shape_ncomp=hand_cfg.shape_ncomp,
-            pose_ncomp=hand_cfg.pose_ncomp,
-            tex_ncomp=hand_cfg.tex_ncomp,
-        )
+    hand = load_hand_model(
+        hand_cfg.model,
+        hand_cfg.assets_dir,
+        mano_dir=hand_cfg.mano_dir,
+        shape_ncomp=hand_cfg.shape_ncomp,
+        pose_ncomp=hand_cfg.pose_ncomp,
+        tex_ncomp=hand_cfg.tex_ncomp,
+    )
     encoder = Encoder(
         model_cfg.backbone, pretrained=model_cfg.pretrained, input_norm=model_cfg.input_norm, pretrained_file=model_cfg.pretrained_file
     )

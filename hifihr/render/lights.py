@@ -6,6 +6,7 @@ camera centre at the origin.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ _C9 = 0.25 * math.sqrt(105.0 / math.pi)  # 1.445306
 
 #: Number of SH coefficients per colour channel that ``sh_basis`` supports (bands 0-2, 0-3).
 SH_SIZES = (9, 16)
+#: Indices of the ``sh_basis`` functions that are odd in x (x, xy, xz, xyz, x(5z² − 1),
+#: x(x² − 3y²)): their coefficients change sign when the scene is mirrored left-right.
+SH_ODD_IN_X = (3, 4, 7, 10, 13, 15)
 
 
 def sh_basis(normals: Tensor, num_coeffs: int = 9) -> Tensor:
@@ -115,6 +119,13 @@ class SHLight:
         coeffs[:, 0] = 1.0 / SH_Y00
         return cls(coeffs)
 
+    def mirrored_x(self) -> SHLight:
+        """The light of the scene mirrored across the camera's x = 0 plane: its shading of a
+        normal (-x, y, z) is this light's shading of (x, y, z)."""
+        sign = torch.ones(self.coeffs.shape[1], dtype=self.coeffs.dtype, device=self.coeffs.device)
+        sign[[i for i in SH_ODD_IN_X if i < self.coeffs.shape[1]]] = -1.0
+        return SHLight(self.coeffs * sign[:, None])
+
 
 @dataclass(frozen=True)
 class DirectionalLight:
@@ -163,3 +174,9 @@ class DirectionalLight:
         color = torch.ones(batch, 3, device=device, dtype=dtype)
         direction = torch.tensor([0.0, 0.0, -1.0], device=device, dtype=dtype).expand(batch, 3)
         return cls(color, direction)
+
+    def mirrored_x(self) -> DirectionalLight:
+        """The light of the scene mirrored across the camera's x = 0 plane: the direction's x
+        changes sign, everything else stays."""
+        direction = self.direction * self.direction.new_tensor([-1.0, 1.0, 1.0])
+        return dataclasses.replace(self, direction=direction)
