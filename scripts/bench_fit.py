@@ -8,14 +8,17 @@ For each N it writes (or reuses) ``datasets/synthetic_mv<N>`` (scripts/make_synt
 --views N, 2 held-out views; hand i is the same hand for every N), fits every hand from its
 true 2D keypoints through the three stages, and after each stage records PA-MPVPE and P2S
 (mm), PSNR and SSIM on the held-out views (their lights fitted with the mesh frozen) and the
-stage's wall time. With ``--real`` it also fits each right hand of the research-only real
-photos (single view, their annotated 2D keypoints as input) and records the 2D keypoint error
-and the masked PSNR (render coverage) before and after. Results go to ``<out>/results.json``.
+stage's wall time. With ``--real`` it also fits every hand of the research-only real photos
+(single view, their annotated 2D keypoints as input; left hands mirrored, see
+:func:`photo_side`) and records the 2D keypoint error, the masked PSNR (render coverage) and,
+where the annotations have camera-frame joints, the 3D joint errors before and after. Results
+go to ``<out>/results.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -28,8 +31,8 @@ import torch
 
 from hifihr.data.multiview import MultiViewOptions, generate_multiview, list_hands, load_multiview
 from hifihr.fit import FitOptions, Fitter, FitViews, initial_state, posed, read_image_tensor, read_keypoints_json, single_view
-from hifihr.fit.evaluate import geometry_errors, novel_view_scores
-from hifihr.fit.fitter import photometric_error
+from hifihr.fit.evaluate import geometry_errors, joint_errors, novel_view_scores
+from hifihr.fit.mirror import fit_left_hand, rewind
 from hifihr.hand import load_hand_model
 from hifihr.metrics.texture import psnr
 from hifihr.render import SHLight, TexturesUV, project_points
@@ -76,60 +79,99 @@ def fit_case(hand, folder: Path, options: FitOptions) -> dict:
     return record
 
 
-def real_photo_records(hand, root: Path, options: FitOptions) -> list[dict]:
-    """Single-view fits of the right hands of the real photos, keypoints from the annotations."""
+def photo_side(key: str, entry: dict) -> str:
+    """Which hand an annotation of the real photos is: its ``side``; else the file name's
+    suffix, ``_l`` (left) or ``_r`` (right), as the CMU Panoptic frames name their hand
+    (``ex2_2.flv_000040_l.jpg``, a left hand by the MANIFEST); else right."""
+    if "side" in entry:
+        if entry["side"] not in ("left", "right"):
+            raise ValueError(f"{key}: side: expected 'left' or 'right', got {entry['side']!r}")
+        return entry["side"]
+    return {"_l": "left", "_r": "right"}.get(Path(key).stem[-2:], "right")
+
+
+def fit_photo(hand, root: Path, key: str, index: int, options: FitOptions) -> dict:
+    """Single-view fit of hand ``index`` of photo ``key`` of ``root/annotations.json``, its
+    annotated keypoints as input, a left hand (:func:`photo_side`) through the mirrored views.
+
+    The photo is downscaled to a longer side of 256 px; K is the annotated one scaled with it,
+    else f = max(W, H) at the centre. Returns the keypoint error (px of the fitted image, over
+    keypoints with confidence > 0.3), the masked PSNR over the render's coverage before (mean
+    hand by PnP, white light) and after, and where the annotation has ``xyz_cam_m`` the
+    :class:`hifihr.fit.evaluate.JointErrors` before and after (the camera frame is the world
+    frame of one view)."""
     annotations = root / "annotations.json"
-    data = json.loads(annotations.read_text())
+    entry = json.loads(annotations.read_text())[key][index]
+    side = photo_side(key, entry)
+    image = read_image_tensor(root / key)
+    height, width = image.shape[1:]
+    scale = min(1.0, 256 / max(height, width))
+    if scale < 1.0:
+        size = (round(width * scale), round(height * scale))
+        image = torch.from_numpy(cv2.resize(image.permute(1, 2, 0).numpy(), size, interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
+    sx, sy = image.shape[2] / width, image.shape[1] / height
+    if "K" in entry:
+        K = np.asarray(entry["K"], dtype=np.float64)
+        fx, fy, cx, cy = K[0, 0] * sx, K[1, 1] * sy, K[0, 2] * sx, K[1, 2] * sy
+        source = "annotated"
+    else:
+        fx = fy = float(max(image.shape[1:]))
+        cx, cy = image.shape[2] / 2, image.shape[1] / 2
+        source = "assumed f = max(W, H), centred"
+    kp, conf = read_keypoints_json(annotations, key, index)
+    kp = kp * torch.tensor([sx, sy])
+    views = single_view(image, (fx, fy, cx, cy), kp, conf)
+    fitter = Fitter(hand, views, options)  # renders in the photo's own (unmirrored) view
+    result = fit_left_hand(hand, views, options) if side == "left" else fitter.run()
+
+    def scores(verts, faces, uvs, faces_uvs, texture_map, lights) -> float:
+        with torch.no_grad():
+            render = fitter.render(verts[None], faces, TexturesUV(texture_map[None], uvs, faces_uvs), lights)
+            region = render.alpha
+            return float(psnr(render.rgb.clamp(0, 1), views.images * region, region)[0])
+
+    good = conf > 0.3
+    err = lambda joints: float((views.project(joints)[0] - kp).norm(dim=-1)[good].mean())  # noqa: E731
+    white = SHLight.white(views.num_views).coeffs
+    # the initial mesh of a left hand is mirrored, so its triangles are re-wound as the final ones
+    faces, faces_uvs = (rewind(hand.faces), rewind(hand.faces_uvs)) if result.left else (hand.faces, hand.faces_uvs)
+    record = {
+        "photo": key, "hand": index, "side": side, "K": source, "image_size": list(image.shape[1:]),
+        "keypoint_error_px_before": err(result.initial_joints), "keypoint_error_px_after": err(result.joints),
+        "masked_psnr_db_before": scores(result.initial_verts, faces, hand.verts_uvs, faces_uvs, result.initial_texture_map, white),
+        "masked_psnr_db_after": scores(result.verts, result.faces, result.verts_uvs, result.faces_uvs, result.texture_map, result.lights),
+        "seconds": {s.name: s.seconds for s in result.stages},
+        "cpu_seconds": {s.name: s.cpu_seconds for s in result.stages},
+    }  # fmt: skip
+    if "xyz_cam_m" in entry:
+        truth = torch.tensor(entry["xyz_cam_m"], dtype=torch.float64)
+        record["joints3d_before"] = dataclasses.asdict(joint_errors(result.initial_joints, truth))
+        record["joints3d_after"] = dataclasses.asdict(joint_errors(result.joints, truth))
+    return record
+
+
+def real_photo_records(hand, root: Path, options: FitOptions) -> list[dict]:
+    """:func:`fit_photo` of every hand of the real photos (left and right)."""
+    data = json.loads((root / "annotations.json").read_text())
     records = []
     for key, hands in data.items():
         if key.startswith("_"):
             continue
-        for index, entry in enumerate(hands):
-            if entry.get("side", "right") != "right":
-                continue
-            image = read_image_tensor(root / key)
-            height, width = image.shape[1:]
-            scale = min(1.0, 256 / max(height, width))
-            if scale < 1.0:
-                size = (round(width * scale), round(height * scale))
-                image = torch.from_numpy(cv2.resize(image.permute(1, 2, 0).numpy(), size, interpolation=cv2.INTER_AREA)).permute(2, 0, 1)
-            sx, sy = image.shape[2] / width, image.shape[1] / height
-            if "K" in entry:
-                K = np.asarray(entry["K"], dtype=np.float64)
-                fx, fy, cx, cy = K[0, 0] * sx, K[1, 1] * sy, K[0, 2] * sx, K[1, 2] * sy
-                source = "annotated"
-            else:
-                fx = fy = float(max(image.shape[1:]))
-                cx, cy = image.shape[2] / 2, image.shape[1] / 2
-                source = "assumed f = max(W, H), centred"
-            kp, conf = read_keypoints_json(annotations, key, index)
-            kp = kp * torch.tensor([sx, sy])
-            views = single_view(image, (fx, fy, cx, cy), kp, conf)
-            fitter = Fitter(hand, views, options)
-            result = fitter.run()
-
-            def scores(verts, faces, uvs, faces_uvs, texture_map, lights):
-                with torch.no_grad():
-                    render = fitter.render(verts[None], faces, TexturesUV(texture_map[None], uvs, faces_uvs), lights)
-                    region = render.alpha
-                    value = psnr(render.rgb.clamp(0, 1), views.images * region, region)
-                return float(value[0]), float(photometric_error(render, views))
-
-            good = conf > 0.3
-            err = lambda joints: float((views.project(joints)[0] - kp).norm(dim=-1)[good].mean())  # noqa: E731
-            white = SHLight.white(views.num_views).coeffs
-            before_psnr, _ = scores(result.initial_verts, hand.faces, hand.verts_uvs, hand.faces_uvs, result.initial_texture_map, white)
-            after_psnr, _ = scores(result.verts, result.faces, result.verts_uvs, result.faces_uvs, result.texture_map, result.lights)
-            records.append(
-                {
-                    "photo": key, "hand": index, "K": source, "image_size": list(image.shape[1:]),
-                    "keypoint_error_px_before": err(result.initial_joints), "keypoint_error_px_after": err(result.joints),
-                    "masked_psnr_db_before": before_psnr, "masked_psnr_db_after": after_psnr,
-                    "seconds": {s.name: s.seconds for s in result.stages},
-                }
-            )  # fmt: skip
-            print(f"  {key}#{index}: keypoints {records[-1]['keypoint_error_px_before']:.1f} -> {records[-1]['keypoint_error_px_after']:.1f} px, "
-                  f"PSNR {before_psnr:.2f} -> {after_psnr:.2f} dB", flush=True)  # fmt: skip
+        for index in range(len(hands)):
+            record = fit_photo(hand, root, key, index, options)
+            records.append(record)
+            line = (
+                f"  {key}#{index} ({record['side']}): keypoints {record['keypoint_error_px_before']:.1f} -> "
+                f"{record['keypoint_error_px_after']:.1f} px, PSNR {record['masked_psnr_db_before']:.2f} -> "
+                f"{record['masked_psnr_db_after']:.2f} dB"
+            )
+            if "joints3d_after" in record:
+                before, after = record["joints3d_before"], record["joints3d_after"]
+                line += (
+                    f", MPJPE {before['mpjpe_mm']:.1f} -> {after['mpjpe_mm']:.1f} mm, PA-MPJPE {before['pa_mpjpe_mm']:.1f} -> "
+                    f"{after['pa_mpjpe_mm']:.1f} mm, root {before['root_mm']:.0f} -> {after['root_mm']:.0f} mm"
+                )
+            print(line, flush=True)
     return records
 
 

@@ -1,4 +1,5 @@
-"""Measures of a refinement against the synthetic ground truth: geometry and novel views."""
+"""Measures of a refinement against ground truth: geometry and novel views (synthetic), and
+3D joints (photos with camera-frame joints)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from hifihr.hand.joints import ROOT_INDEX
 from hifihr.metrics.pose import procrustes_align
 from hifihr.metrics.surface import point_to_surface
 from hifihr.metrics.texture import psnr, ssim
@@ -33,6 +35,34 @@ def geometry_errors(verts: Tensor, gt_verts: Tensor, gt_faces: Tensor) -> Geomet
     pa = (procrustes_align(pred, gt) - gt).norm(dim=-1).mean()
     p2s = point_to_surface(verts.double(), gt_verts.double(), gt_faces).mean()
     return GeometryErrors(pa_mpvpe_mm=1000 * float(pa), p2s_mm=1000 * float(p2s))
+
+
+@dataclass(frozen=True)
+class JointErrors:
+    """Errors of 21 camera-frame joints against the true ones, mm.
+
+    Attributes:
+        mpjpe_mm: mean joint distance after translating the prediction so that its root joint
+            (the middle MCP, :data:`hifihr.hand.joints.ROOT_INDEX`) lies on the true root.
+        pa_mpjpe_mm: mean joint distance after Procrustes alignment (rotation, translation,
+            scale).
+        root_mm: distance between the predicted and the true root joint in the camera frame,
+            no alignment (the depth a single view has to guess is most of it).
+    """
+
+    mpjpe_mm: float
+    pa_mpjpe_mm: float
+    root_mm: float
+
+
+def joint_errors(joints: Tensor, gt_joints: Tensor) -> JointErrors:
+    """:class:`JointErrors` of ``joints`` [21, 3] against ``gt_joints`` [21, 3], both in the same
+    camera frame, metres, FreiHAND order."""
+    pred, gt = joints.double(), gt_joints.double()
+    root_pred, root_gt = pred[ROOT_INDEX], gt[ROOT_INDEX]
+    mpjpe = ((pred - root_pred) - (gt - root_gt)).norm(dim=-1).mean()
+    pa = (procrustes_align(pred[None], gt[None])[0] - gt).norm(dim=-1).mean()
+    return JointErrors(mpjpe_mm=1000 * float(mpjpe), pa_mpjpe_mm=1000 * float(pa), root_mm=1000 * float((root_pred - root_gt).norm()))
 
 
 @dataclass(frozen=True)
