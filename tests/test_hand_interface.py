@@ -125,3 +125,25 @@ def test_a_wrong_texture_size_is_refused(hand):
     shape, pose, texture = _params(hand)
     with pytest.raises(ValueError, match="texture: expected"):
         hand(shape, pose, texture[:, :-1])
+
+
+def test_placed_puts_the_root_keypoint_at_the_target(hand):
+    out = hand(*_params(hand))
+    target = torch.tensor([[0.05, -0.02, 0.6], [-0.1, 0.03, 0.9]])
+    placed = out.placed(target, root_index=9)
+    torch.testing.assert_close(placed.joints[:, 9], target)
+
+
+def test_placed_moves_every_position_by_one_translation(hand):
+    out = hand(*_params(hand))
+    target = torch.tensor([[0.05, -0.02, 0.6], [-0.1, 0.03, 0.9]])
+    placed = out.placed(target, root_index=9)
+    shift = (target - out.joints[:, 9])[:, None]  # independent: the root's displacement
+    for name in ("verts", "joints", "eval_verts", "model_joints"):
+        torch.testing.assert_close(getattr(placed, name), getattr(out, name) + shift, msg=name)
+
+
+def test_placed_at_zero_is_root_relative(hand):
+    out = hand(*_params(hand))
+    relative = out.placed(torch.zeros(2, 3))
+    torch.testing.assert_close(relative.joints, out.joints - out.joints[:, 9:10])

@@ -38,7 +38,6 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from ..hand import ROOT_POSE_SIZE, HandModel, load_hand_model
-from ..hand.joints import ROOT_INDEX
 from ..render import Renderer, SHLight, TexturesUV
 from .io import folder_written_atomically
 from .synthetic import PALM_TO_CAMERA, sample_background, sample_light
@@ -236,8 +235,8 @@ def render_hand(
     texture = torch.tensor(coeffs[2], dtype=torch.float32)[None]
     with torch.no_grad():
         out = hand(shape, pose, texture)
-    root = out.joints[:, ROOT_INDEX : ROOT_INDEX + 1]
-    verts, joints = out.verts - root, out.joints - root
+    relative = out.placed(torch.zeros(1, 3))
+    verts, joints = relative.verts, relative.joints
     size = options.image_size
     focal = options.hand_fraction * size * options.distance_m / 0.18
     golden = math.pi * (3.0 - math.sqrt(5.0))

@@ -247,13 +247,12 @@ def render_split(
         texture = torch.tensor(coeffs[2], dtype=torch.float32)
         with torch.no_grad():
             hand_out = hand(shape, pose, texture)
-        model_root = hand_out.joints[:, ROOT_INDEX : ROOT_INDEX + 1]
         focal = rng.uniform(*options.focal_px, size=count)
         centre = size / 2 + rng.uniform(-2, 2, size=(count, 2))
         K = torch.tensor(
             [[[f, 0.0, cx], [0.0, f, cy], [0.0, 0.0, 1.0]] for f, (cx, cy) in zip(focal, centre)], dtype=torch.float32
         )
-        verts_rel = (hand_out.verts - model_root).double().numpy()
+        verts_rel = hand_out.placed(torch.zeros(count, 3)).verts.double().numpy()
         root = torch.tensor(
             np.stack(
                 [
@@ -268,17 +267,17 @@ def render_split(
             ),
             dtype=torch.float32,
         )
-        offset = root[:, None] - model_root
+        in_camera = hand_out.placed(root)
         lights = np.stack([sample_light(rng) for _ in range(count)])
         with torch.no_grad():
             render = renderer.render(
-                hand_out.verts + offset,
+                in_camera.verts,
                 hand_out.faces,
                 K,
                 TexturesUV(hand_out.texture, hand_out.verts_uvs, hand_out.faces_uvs),
                 light=SHLight(torch.tensor(lights, dtype=torch.float32)),
             )
-            joints = hand_out.joints + offset
+            joints = in_camera.joints
             joints2d = project_points(joints, K)[..., :2]
         rgb = render.rgb.permute(0, 2, 3, 1).numpy()
         alpha = render.alpha[:, 0].numpy()
@@ -308,7 +307,7 @@ def render_split(
             )
         all_K.append(K.numpy())
         all_xyz.append(joints.numpy())
-        all_verts.append((hand_out.eval_verts + offset).numpy())
+        all_verts.append(in_camera.eval_verts.numpy())
         all_scale.append(torch.linalg.vector_norm(joints[:, ROOT_INDEX] - joints[:, ROOT_INDEX + 1], dim=-1).numpy())
         all_2d.append(joints2d.numpy())
         if progress is not None:

@@ -33,7 +33,6 @@ import torch
 from torch import Tensor
 
 from hifihr.hand import ROOT_POSE_SIZE, HandModel
-from hifihr.hand.joints import ROOT_INDEX
 from hifihr.losses.uv_align import alignment_error, visible_surface
 from hifihr.render import Renderer, SHLight, TexturesUV
 
@@ -211,10 +210,8 @@ class FitResult:
 
 def posed(hand: HandModel, state: HandState):
     """(verts [1, V, 3], joints [1, 21, 3], texture map [1, Ht, Wt, 3]) of ``state``, world frame."""
-    out = hand(state.shape, state.pose, state.texture)
-    root = out.joints[:, ROOT_INDEX : ROOT_INDEX + 1]
-    offset = state.translation[:, None] - root
-    return out.verts + offset, out.joints + offset, out.texture
+    out = hand(state.shape, state.pose, state.texture).placed(state.translation)
+    return out.verts, out.joints, out.texture
 
 
 def _rotvec(matrix: np.ndarray) -> np.ndarray:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields
 from typing import Optional
 
 import torch
+
+from .joints import ROOT_INDEX
 
 
 @dataclass
@@ -54,3 +57,27 @@ class HandOutput:
         return HandOutput(
             **{f.name: (v.detach() if isinstance(v := getattr(self, f.name), torch.Tensor) else v) for f in fields(self)}
         )
+
+    def translated(self, offset: torch.Tensor) -> "HandOutput":
+        """This hand moved by ``offset`` [B, 1, 3] (metres): ``verts``, ``joints``, ``eval_verts`` and
+        ``model_joints`` shifted; faces, UVs and maps shared."""
+        return dataclasses.replace(
+            self,
+            verts=self.verts + offset,
+            joints=self.joints + offset,
+            eval_verts=self.eval_verts + offset,
+            model_joints=self.model_joints + offset,
+        )
+
+    def placed(self, root: torch.Tensor, root_index: int = ROOT_INDEX) -> "HandOutput":
+        """This hand translated so that keypoint ``root_index`` lies at ``root``: the one way a
+        hand is put into a camera (or world) frame, and, with ``root`` zero, made root-relative.
+
+        Args:
+            root: [B, 3] where the root keypoint goes, metres, in the target frame.
+            root_index: the keypoint that is placed (FreiHAND order; default the middle MCP).
+
+        Returns:
+            :meth:`translated` by ``root - joints[:, root_index]`` (a translation only).
+        """
+        return self.translated(root[:, None] - self.joints[:, root_index : root_index + 1])

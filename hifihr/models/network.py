@@ -158,18 +158,19 @@ class HiFiHR(nn.Module):
         light = self.light_head(features.low_feature) if self.light_head is not None else None
 
         hand_out = self._orient(self.hand(shape, pose, texture))
-        model_root = hand_out.joints[:, root_index : root_index + 1]
         if self.camera_head is not None:
             root = self.camera_head(trunk, K, tuple(image.shape[2:]))
         elif root is None:
             raise ValueError("root: the model places the hand at the ground-truth root (root='gt'); pass root [B, 3]")
-        offset = root[:, None] - model_root  # model frame -> camera frame (translation only)
-        joints2d = project_points(hand_out.joints + offset, K)[..., :2]
+        # One root slice serves the placement and the root-relative outputs.
+        model_root = hand_out.joints[:, root_index : root_index + 1]
+        in_camera = hand_out.translated(root[:, None] - model_root)
+        joints2d = project_points(in_camera.joints, K)[..., :2]
 
         render_out = None
         if render and self.renderer is not None:
             render_out = self.renderer.render(
-                hand_out.verts + offset,
+                in_camera.verts,
                 hand_out.faces,
                 K,
                 self._textures(hand_out),
