@@ -159,13 +159,9 @@ def main(argv: list[str] | None = None) -> int:
             from hifihr.fit.initial import state_from_checkpoint
 
             # a left hand's start is read in the mirrored views it is fitted in
-            state, hand_cfg = state_from_checkpoint(args.checkpoint, mirror_views(views) if left else views)
-            hand = load_hand_model(
-                hand_cfg.model, hand_cfg.assets_dir, shape_ncomp=hand_cfg.shape_ncomp,
-                pose_ncomp=hand_cfg.pose_ncomp, tex_ncomp=hand_cfg.tex_ncomp,
-            )  # fmt: skip
+            state, hand = state_from_checkpoint(args.checkpoint, mirror_views(views) if left else views)
             if hand.texture_kind != "uv":
-                raise ValueError(f"{args.checkpoint} uses the {hand_cfg.model} hand; fitting refines a hand with a UV texture")
+                raise ValueError(f"{args.checkpoint}: its hand has a per-vertex texture; fitting refines a hand with a UV texture")
         with Progress(disable=args.quiet) as progress:
             if left:
                 result = fit_left_hand(hand, views, options, state, progress)

@@ -248,7 +248,7 @@ def test_fit_light_recovers_the_light_of_a_view_and_the_scores_agree(dataset, ha
     assert errors.pa_mpvpe_mm < 1e-3 and errors.p2s_mm < 1e-3
 
 
-def test_checkpoint_start_reproduces_the_networks_hand(tmp_path, hand):
+def test_checkpoint_start_reproduces_the_networks_hand(tmp_path):
     from hifihr.config import config_from_dict, config_to_dict
     from hifihr.demo import Frame, load_demo_model, reconstruct
     from hifihr.engine.checkpoint import CHECKPOINT_FORMAT, save_checkpoint
@@ -270,11 +270,10 @@ def test_checkpoint_start_reproduces_the_networks_hand(tmp_path, hand):
     image = torch.rand(3, 80, 96, generator=torch.Generator().manual_seed(0))
     K = (120.0, 120.0, 48.0, 40.0)
     views = single_view(image, K)
-    state, hand_cfg = state_from_checkpoint(path, views)
-    assert hand_cfg.model == "open_hand"
+    state, net_hand = state_from_checkpoint(path, views)
     net, _ = load_demo_model(path, torch.device("cpu"))
     K_full = np.array([[120.0, 0, 48.0], [0, 120.0, 40.0], [0, 0, 1]])
     (expected,) = reconstruct(net, [Frame("x", image.permute(1, 2, 0).numpy())], [None], [False], [K_full], [1.0])
-    verts, joints, _ = posed(hand, state)
+    verts, joints, _ = posed(net_hand, state)
     assert_close(joints[0], torch.from_numpy(expected.joints3d).float(), atol=1e-5)
     assert_close(verts[0], torch.from_numpy(expected.verts).float(), atol=1e-5)

@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import torch
 
-from hifihr.config import HandConfig
 from hifihr.demo import Frame, load_demo_model, reconstruct
 from hifihr.detect.crop import KEYPOINT_BOX_SCALE
+from hifihr.hand.interface import HandModel
 from hifihr.hand.joints import ROOT_INDEX
 from hifihr.render import SHLight
 
@@ -28,11 +28,11 @@ def keypoint_box(keypoints2d: torch.Tensor, conf: torch.Tensor) -> Optional[tupl
     return float(low[0]), float(low[1]), float(high[0]), float(high[1])
 
 
-def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0) -> tuple[HandState, HandConfig]:
+def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0) -> tuple[HandState, HandModel]:
     """The hand a checkpoint's network predicts in view ``view`` (a square crop of
     ``KEYPOINT_BOX_SCALE`` x its keypoints' box, as the demo frames detections, or the image
-    centre), moved into the world frame; returns (state, the checkpoint's hand
-    config section, which the fit must use to build the same hand layer).
+    centre), moved into the world frame; returns (state, the network's own hand layer, which
+    the fit must refine: the same model, sizes and keypoint regression).
 
     The network's root orientation is relative to its ``model.mean_orientation``; the state
     holds the composed world orientation.
@@ -40,7 +40,7 @@ def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0
     Raises:
         hifihr.demo.DemoError: the checkpoint needs a ground-truth root (``model.root = "gt"``).
     """
-    model, cfg = load_demo_model(checkpoint, torch.device("cpu"))
+    model, _ = load_demo_model(checkpoint, torch.device("cpu"))
     box = None
     if views.keypoints2d is not None:
         box = keypoint_box(views.keypoints2d[view], views.keypoint_conf[view])
@@ -63,7 +63,7 @@ def state_from_checkpoint(checkpoint: str | Path, views: FitViews, view: int = 0
         translation=torch.from_numpy(trans).float()[None],
         lights=SHLight.white(views.num_views).coeffs,
     )
-    return state, cfg.hand
+    return state, model.hand
 
 
 __all__: Sequence[str] = ["keypoint_box", "state_from_checkpoint"]
