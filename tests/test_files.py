@@ -46,21 +46,23 @@ def test_the_parent_folder_is_created(tmp_path):
     assert path.read_bytes() == b"x"
 
 
-def test_a_failed_write_keeps_the_old_file(tmp_path):
-    path = tmp_path / "a.bin"
+def _fail_while_replacing(path):
+    """Write half a new version of ``path`` (holding b"old"), then raise inside the writer."""
     path.write_bytes(b"old")
     with pytest.raises(RuntimeError), open_atomic(path) as out:
         out.write(b"half")
         raise RuntimeError("the writer fails mid-way")
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path):
+    path = tmp_path / "a.bin"
+    _fail_while_replacing(path)
     assert path.read_bytes() == b"old"
 
 
 def test_a_failed_write_leaves_no_temporary(tmp_path):
     path = tmp_path / "a.bin"
-    path.write_bytes(b"old")
-    with pytest.raises(RuntimeError), open_atomic(path) as out:
-        out.write(b"half")
-        raise RuntimeError("the writer fails mid-way")
+    _fail_while_replacing(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin"]
 
 
