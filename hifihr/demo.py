@@ -178,13 +178,13 @@ def crop_hand(frame: Frame, box: Optional[Sequence[float]], left: bool, K: np.nd
 
 
 def run_network(model: HiFiHR, crops: Sequence[HandCrop]) -> tuple[Prediction, HandOutput]:
-    """The network's prediction for the crops (one batch, no render) and its posed hand in the
-    crops' camera frame (model frame placed at the predicted root is ``hand + offset``)."""
+    """The network's prediction for the crops (one batch, no render) and its posed hand placed
+    at the predicted roots, in the crops' camera frame."""
     device = next(model.parameters()).device
     images = torch.from_numpy(np.stack([c.image for c in crops])).permute(0, 3, 1, 2).to(device)
     K_crop = torch.from_numpy(np.stack([c.view.K for c in crops])).float().to(device)
     pred = model(images, K_crop, render=False)
-    return pred, model.posed_hand(pred)
+    return pred, model.posed_hand(pred).placed(pred.root)
 
 
 def _item_light(light: Optional[Light], index: int) -> Optional[Light]:
@@ -197,12 +197,12 @@ def _item_light(light: Optional[Light], index: int) -> Optional[Light]:
 def unmirror_hand(
     hand_crop: HandCrop, pred: Prediction, hand: HandOutput, index: int, light: Optional[Light], K: np.ndarray, image_width: int
 ) -> HandResult:
-    """Sample ``index`` of the network's output in the whole image's camera ``K`` [3, 3]: a
-    left hand's mesh, keypoints, triangles' winding, box and light mirrored back."""
-    offset = pred.root[index, None] - hand.joints[index, 9:10]
+    """Sample ``index`` of the network's output (``hand`` placed in the crops' camera, as
+    :func:`run_network` gives it) in the whole image's camera ``K`` [3, 3]: a left hand's mesh,
+    keypoints, triangles' winding, box and light mirrored back."""
     unmirror = hand_crop.view.rotation.T  # crops do not rotate 3D; only the mirror does
-    verts = (hand.verts[index] + offset).cpu().numpy() @ unmirror.T
-    joints = (hand.joints[index] + offset).cpu().numpy() @ unmirror.T
+    verts = hand.verts[index].cpu().numpy() @ unmirror.T
+    joints = hand.joints[index].cpu().numpy() @ unmirror.T
     faces = hand.faces.cpu().numpy()
     faces_uvs = hand.faces_uvs.cpu().numpy() if hand.faces_uvs is not None else None
     left = hand_crop.left

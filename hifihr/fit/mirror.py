@@ -18,7 +18,7 @@ from torch import Tensor
 from hifihr.data.transforms import View, mirror
 from hifihr.render import SHLight
 
-from .fitter import FitOptions, FitResult, Fitter, HandState
+from .fitter import FitOptions, FitResult, Fitter
 from .views import FitViews
 
 _M = torch.tensor([-1.0, 1.0, 1.0])
@@ -73,7 +73,7 @@ def unmirror_result(result: FitResult) -> FitResult:
     lights = mirror_sh(result.lights)
     return dataclasses.replace(
         result,
-        state=HandState(state.shape, state.pose, state.texture, state.translation, mirror_sh(state.lights)),
+        state=dataclasses.replace(state, lights=mirror_sh(state.lights)),
         initial_verts=mirror_points(result.initial_verts),
         parametric_verts=mirror_points(result.parametric_verts),
         verts=mirror_points(result.verts),
