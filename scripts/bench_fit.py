@@ -32,7 +32,8 @@ import torch
 from hifihr.data.multiview import MultiViewOptions, generate_multiview, list_hands, load_multiview
 from hifihr.fit import FitOptions, Fitter, FitViews, initial_state, posed, read_image_tensor, read_keypoints_json, single_view
 from hifihr.fit.evaluate import geometry_errors, joint_errors, novel_view_scores
-from hifihr.fit.mirror import fit_left_hand, rewind
+from hifihr.fit.mirror import fit_left_hand, initial_faces
+from hifihr.fit.views import entry_side
 from hifihr.hand import load_hand_model
 from hifihr.metrics.texture import psnr
 from hifihr.render import SHLight, TexturesUV, project_points
@@ -80,14 +81,10 @@ def fit_case(hand, folder: Path, options: FitOptions) -> dict:
 
 
 def photo_side(key: str, entry: dict) -> str:
-    """Which hand an annotation of the real photos is: its ``side``; else the file name's
-    suffix, ``_l`` (left) or ``_r`` (right), as the CMU Panoptic frames name their hand
-    (``ex2_2.flv_000040_l.jpg``, a left hand by the MANIFEST); else right."""
-    if "side" in entry:
-        if entry["side"] not in ("left", "right"):
-            raise ValueError(f"{key}: side: expected 'left' or 'right', got {entry['side']!r}")
-        return entry["side"]
-    return {"_l": "left", "_r": "right"}.get(Path(key).stem[-2:], "right")
+    """Which hand an annotation of the real photos is: its side (:func:`hifihr.fit.views.entry_side`);
+    else the file name's suffix, ``_l`` (left) or ``_r`` (right), as the CMU Panoptic frames name
+    their hand (``ex2_2.flv_000040_l.jpg``, a left hand by the MANIFEST); else right."""
+    return entry_side(entry, key) or {"_l": "left", "_r": "right"}.get(Path(key).stem[-2:], "right")
 
 
 def fit_photo(hand, root: Path, key: str, index: int, options: FitOptions) -> dict:
@@ -133,8 +130,7 @@ def fit_photo(hand, root: Path, key: str, index: int, options: FitOptions) -> di
     good = conf > 0.3
     err = lambda joints: float((views.project(joints)[0] - kp).norm(dim=-1)[good].mean())  # noqa: E731
     white = SHLight.white(views.num_views).coeffs
-    # the initial mesh of a left hand is mirrored, so its triangles are re-wound as the final ones
-    faces, faces_uvs = (rewind(hand.faces), rewind(hand.faces_uvs)) if result.left else (hand.faces, hand.faces_uvs)
+    faces, faces_uvs = initial_faces(hand, result)
     record = {
         "photo": key, "hand": index, "side": side, "K": source, "image_size": list(image.shape[1:]),
         "keypoint_error_px_before": err(result.initial_joints), "keypoint_error_px_after": err(result.joints),

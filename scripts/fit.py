@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         options = options_from(args)
         left = hand_side(args, names) == "left"
         state = None
-        hand = load_hand_model("open_hand")
-        if args.checkpoint is not None:
+        if args.checkpoint is None:
+            hand = load_hand_model("open_hand")
+        else:
             from hifihr.fit.initial import state_from_checkpoint
 
             # a left hand's start is read in the mirrored views it is fitted in
@@ -163,12 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             if hand.texture_kind != "uv":
                 raise ValueError(f"{args.checkpoint}: its hand has a per-vertex texture; fitting refines a hand with a UV texture")
         with Progress(disable=args.quiet) as progress:
-            if left:
-                result = fit_left_hand(hand, views, options, state, progress)
-            else:
-                result = Fitter(hand, views, options, progress=progress).run(state)
-        extra = {"input": args.image or args.multiview}
-        written = write_outputs(Fitter(hand, views, options), result, args.out, names, extra, pixel_scale)
+            fitter = Fitter(hand, views, options, progress=progress)
+            result = fit_left_hand(hand, views, options, state, progress) if left else fitter.run(state)
+        written = write_outputs(fitter, result, args.out, names, {"input": args.image or args.multiview}, pixel_scale)
     except (ValueError, FileNotFoundError, KeyError, AssetError, DemoError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -86,6 +86,14 @@ def unmirror_result(result: FitResult) -> FitResult:
     )
 
 
+def initial_faces(hand, result: FitResult) -> tuple[Tensor, Tensor]:
+    """(faces [F, 3], UV faces [F, 3]) of ``result.initial_verts``: the hand layer's, re-wound for
+    a left hand, whose initial mesh is mirrored back like the final one."""
+    if result.left:
+        return rewind(hand.faces), rewind(hand.faces_uvs)
+    return hand.faces, hand.faces_uvs
+
+
 def fit_left_hand(hand, views: FitViews, options: FitOptions = FitOptions(), state=None, progress=None) -> FitResult:
     """Fit the left hand seen in ``views``: :class:`Fitter` on :func:`mirror_views` (from
     ``state``, a state of the mirrored scene, or the default start), mirrored back by
@@ -93,4 +101,4 @@ def fit_left_hand(hand, views: FitViews, options: FitOptions = FitOptions(), sta
     return unmirror_result(Fitter(hand, mirror_views(views), options, progress=progress).run(state))
 
 
-__all__ = ["fit_left_hand", "mirror_points", "mirror_sh", "mirror_views", "rewind", "unmirror_result"]
+__all__ = ["fit_left_hand", "initial_faces", "mirror_points", "mirror_sh", "mirror_views", "rewind", "unmirror_result"]

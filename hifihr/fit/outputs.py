@@ -26,7 +26,7 @@ from hifihr.viz.grid import make_grid, save_png
 from hifihr.viz.overlay import draw_keypoints, overlay, to_uint8
 
 from .fitter import FitResult, Fitter
-from .mirror import rewind
+from .mirror import initial_faces
 
 
 
@@ -67,7 +67,7 @@ def write_overlays(fitter: Fitter, result: FitResult, out: Path, names: Sequence
     views = fitter.views
     hand = fitter.hand
     white = SHLight.white(views.num_views).coeffs
-    faces, faces_uvs = (rewind(hand.faces), rewind(hand.faces_uvs)) if result.left else (hand.faces, hand.faces_uvs)
+    faces, faces_uvs = initial_faces(hand, result)
     before = _render_views(fitter, result.initial_verts, faces, hand.verts_uvs, faces_uvs, result.initial_texture_map, white)
     after = _render_views(fitter, result.verts, result.faces, result.verts_uvs, result.faces_uvs, result.texture_map, result.lights)
     uv_before = views.project(result.initial_joints).numpy()

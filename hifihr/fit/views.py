@@ -112,23 +112,31 @@ def _keypoint_entry(path: str | Path, key: Optional[str], hand_index: int):
     return data
 
 
+def entry_side(entry, where: str) -> Optional[str]:
+    """``"left"`` or ``"right"`` from a keypoints entry (under one of :data:`SIDE_KEYS`), or None
+    when it does not say (or is not a mapping); ``where`` names the entry in errors.
+
+    Raises:
+        ValueError: a side other than left / right.
+    """
+    if not isinstance(entry, dict):
+        return None
+    name = next((k for k in SIDE_KEYS if k in entry), None)
+    if name is None:
+        return None
+    if entry[name] not in ("left", "right"):
+        raise ValueError(f"{where}: {name!r}: expected 'left' or 'right', got {entry[name]!r}")
+    return entry[name]
+
+
 def read_hand_side(path: str | Path, key: Optional[str] = None, hand_index: int = 0) -> Optional[str]:
-    """``"left"`` or ``"right"`` from the same entry as :func:`read_keypoints_json` (under one of
-    :data:`SIDE_KEYS`, as the real photos' annotations and the detector write), or None when
-    the entry does not say.
+    """:func:`entry_side` of the same entry as :func:`read_keypoints_json` (the real photos'
+    annotations and the detector write a side), or None when the entry does not say.
 
     Raises:
         ValueError: as :func:`read_keypoints_json`, or a side other than left / right.
     """
-    data = _keypoint_entry(path, key, hand_index)
-    if not isinstance(data, dict):
-        return None
-    name = next((k for k in SIDE_KEYS if k in data), None)
-    if name is None:
-        return None
-    if data[name] not in ("left", "right"):
-        raise ValueError(f"{path}: {name!r}: expected 'left' or 'right', got {data[name]!r}")
-    return data[name]
+    return entry_side(_keypoint_entry(path, key, hand_index), str(path))
 
 
 def read_keypoints_json(path: str | Path, key: Optional[str] = None, hand_index: int = 0) -> tuple[Tensor, Tensor]:
